@@ -1,0 +1,47 @@
+# Two set-up commands: `make demo` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+INVENTORY ?= local
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= 0
+MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
+
+.PHONY: demo test setup lint pytest molecule local-up local-down local-reset summary bench check-inventory clean
+
+setup:
+	@bash local/bootstrap.sh
+
+check-inventory:
+	@test -d inventories/$(INVENTORY) || { echo "error: unknown inventory '$(INVENTORY)': choose one of $$(ls inventories | tr '\n' ' ')" >&2; exit 2; }
+
+demo: setup check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) site.yml $(ANSIBLE_ARGS)
+	$(BIN)/python -m local.summary
+
+test: setup lint pytest molecule
+
+lint: setup
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+molecule: setup
+	@for s in $(MOLECULE_SCENARIOS); do echo "== molecule test -s $$s"; $(BIN)/molecule test -s $$s || exit 1; done
+
+local-up:
+	@bash local/bootstrap.sh venv docker emulator
+
+local-down:
+	@$(BIN)/python -m local.envctl down
+
+local-reset:
+	@$(BIN)/python -m local.envctl reset
+
+summary:
+	@$(BIN)/python -m local.summary

@@ -1,0 +1,189 @@
+"""The local environment's managed processes: the patched moto server (and the local API, if present).
+
+    python -m local.envctl up        start (or reuse) the emulator, wait until it answers
+    python -m local.envctl status    say what runs where
+    python -m local.envctl reset     clear the emulator's state (POST /moto-api/reset)
+    python -m local.envctl down      stop processes, remove stand-in containers/volumes and state
+
+State lives in ``.local/`` at the repository root (pid files, logs, generated SSH key). Port: env
+``LOCAL_AWS_PORT`` (default 5000). Every failure is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("LOCAL_STATE_DIR", ROOT / ".local"))
+HOST = "127.0.0.1"
+STANDIN_LABEL = "cloudsite.standin=1"
+
+
+class EnvError(RuntimeError):
+    pass
+
+
+def port() -> int:
+    raw = os.environ.get("LOCAL_AWS_PORT", "5000")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise EnvError(f"LOCAL_AWS_PORT must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def endpoint(p: int | None = None) -> str:
+    return f"http://{HOST}:{p or port()}"
+
+
+def _pidfile(name: str) -> Path:
+    return STATE / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _read_pid(name: str) -> int | None:
+    try:
+        pid = int(_pidfile(name).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _port_open(p: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((HOST, p)) == 0
+
+
+def is_moto(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout) as resp:
+            json.load(resp)
+            return resp.status == 200
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def wait_ready(url: str, timeout: float = 30.0, pid: int | None = None) -> float:
+    """Poll until moto answers; return seconds waited. Fail early if the process died."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if is_moto(url, timeout=0.5):
+            return time.monotonic() - started
+        if pid is not None and not _alive(pid):
+            raise EnvError(f"the emulator exited during start-up; see {STATE / 'moto.log'}")
+        time.sleep(0.1)
+    raise EnvError(f"the emulator did not answer at {url} within {timeout:.0f} s")
+
+
+def start_moto(p: int | None = None) -> tuple[int, str]:
+    p = p or port()
+    url = endpoint(p)
+    pid = _read_pid("moto")
+    if pid and is_moto(url):
+        return pid, "reused"
+    if _port_open(p):
+        if is_moto(url):
+            raise EnvError(f"a moto server not managed here already answers on {url}; stop it or set LOCAL_AWS_PORT")
+        raise EnvError(f"port {p} on {HOST} is in use by something that is not the emulator; set LOCAL_AWS_PORT to a free port")
+    STATE.mkdir(parents=True, exist_ok=True)
+    log = open(STATE / "moto.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.moto_server", "--host", HOST, "--port", str(p)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    _pidfile("moto").write_text(str(proc.pid))
+    wait_ready(url, pid=proc.pid)
+    return proc.pid, "started"
+
+
+def stop(name: str) -> bool:
+    pid = _read_pid(name)
+    _pidfile(name).unlink(missing_ok=True)
+    if not pid:
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def reset(url: str | None = None) -> None:
+    url = url or endpoint()
+    req = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    try:
+        urllib.request.urlopen(req, timeout=10).close()
+    except OSError as exc:
+        raise EnvError(f"the emulator at {url} is not reachable ({exc}); run 'make local-up'") from exc
+
+
+def remove_standins() -> list[str]:
+    """Remove the stand-in containers and volumes this project created (by label), nothing else."""
+    removed: list[str] = []
+    for kind, ls_cmd, rm_cmd in (
+        ("container", ["docker", "ps", "-aq", "--filter", f"label={STANDIN_LABEL}"], ["docker", "rm", "-f", "-v"]),
+        ("volume", ["docker", "volume", "ls", "-q", "--filter", f"label={STANDIN_LABEL}"], ["docker", "volume", "rm", "-f"]),
+    ):
+        try:
+            ids = subprocess.run(ls_cmd, capture_output=True, text=True, check=True).stdout.split()
+        except (OSError, subprocess.CalledProcessError):
+            continue
+        if ids:
+            subprocess.run(rm_cmd + ids, capture_output=True, check=False)
+            removed += [f"{kind}:{i}" for i in ids]
+    return removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="local environment control")
+    parser.add_argument("cmd", choices=("up", "status", "reset", "down", "endpoint"))
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "up":
+            pid, how = start_moto()
+            print(f"emulator {how}: {endpoint()} (pid {pid})")
+        elif args.cmd == "endpoint":
+            print(endpoint())
+        elif args.cmd == "status":
+            pid = _read_pid("moto")
+            state = "answering" if is_moto(endpoint()) else "not answering"
+            print(f"emulator: {endpoint()} {state}" + (f" (pid {pid})" if pid else " (not managed here)"))
+        elif args.cmd == "reset":
+            reset()
+            print(f"emulator state cleared: {endpoint()}")
+        elif args.cmd == "down":
+            stopped = stop("moto")
+            removed = remove_standins()
+            for leftover in ("moto.log",):
+                (STATE / leftover).unlink(missing_ok=True)
+            print(f"emulator {'stopped' if stopped else 'was not running'}; removed {len(removed)} stand-in objects")
+    except EnvError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Fidelity patches for moto server, applied by ``local.moto_server`` before it serves.
+
+This package is the one documented place where the embedded emulator is made to behave like AWS for
+what this project deploys. Production roles never know about it. Every patch is pinned to the moto
+version it was written against (``MOTO_VERSION``) and has a test in ``tests/unit/test_moto_patches.py``
+that fails without it.
+
+Known gaps and what we do about them:
+
+| # | service | gap in moto 5.2.5 | fix |
+|---|---------|-------------------|-----|
+| 1 | ELBv2 | targets keyed by instance id only: two containers on one instance (ports 8081, 8082) collapse into one target | ``elbv2``: key by (id, port) in register, deregister, describe_target_health |
+| 2 | CloudFront | DefaultCacheBehavior aimed at an origin group id is rejected with NoSuchOrigin | ``cloudfront``: accept origin group ids |
+| 3 | CloudFront | GetDistributionConfig drops ``S3OriginConfig`` (and ``OriginAccessControlId``) of origins | ``cloudfront``: keep both |
+| 4 | CloudFront | invalidations report ``COMPLETED``; AWS (and botocore's waiter) says ``Completed`` | ``cloudfront``: report ``Completed`` |
+| 5 | CloudFormation | no ``AWS::Serverless`` transform | not patched: the deploy transforms with samtranslator itself (as ``sam deploy`` does) |
+| 6 | CloudFormation | ``AWS::ApiGateway::RestApi`` needs a ``Name``, the swagger ``Body`` is ignored, ``AWS::ApiGateway::Stage`` is unsupported | ``cloudformation``: rewrite the template as it arrives (see that module) |
+| 7 | Lambda/API Gateway | invoke needs registry images; stage URLs are not served in server mode | not patched: ``local/local_api.py`` serves the API routes in-process |
+| 8 | ELBv2 | no data plane: the ALB routes no traffic, health is ``healthy`` at once | not patched: the frontend role checks ``/healthz`` on the host itself before registering |
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import moto
+
+MOTO_VERSION = "5.2.5"
+PATCHES = ("elbv2", "cloudfront")
+_applied: list[str] = []
+
+
+class MotoVersionMismatch(RuntimeError):
+    pass
+
+
+def apply_all(names: tuple[str, ...] = PATCHES) -> list[str]:
+    """Apply every patch once; refuse to patch a moto these patches were not written for."""
+    if moto.__version__ != MOTO_VERSION:
+        raise MotoVersionMismatch(
+            f"local/moto_patches is written for moto {MOTO_VERSION}, found {moto.__version__}: "
+            "re-check each gap and update the pin in requirements.txt"
+        )
+    for name in names:
+        if name in _applied:
+            continue
+        importlib.import_module(f"{__name__}.{name}").apply()
+        _applied.append(name)
+    return list(_applied)

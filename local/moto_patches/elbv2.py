@@ -1,0 +1,77 @@
+"""Gap 1: ELBv2 target groups key targets by instance id only.
+
+On AWS a target is (Id, Port): one instance can be registered twice on two ports, and that is how
+the frontend's two containers (8081, 8082) sit behind one target group. moto 5.2.5 stores
+``targets[Id]`` so the second registration overwrites the first, and deregistering either port
+removes both. We key by ``"Id:Port"`` everywhere the target group touches its dicts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.elbv2 import models
+from moto.elbv2.exceptions import InvalidTargetError
+from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, TargetNotRunning
+
+
+def _key(group: FakeTargetGroup, target: dict[str, Any]) -> str:
+    return f"{target['Id']}:{int(target.get('Port') or group.port)}"
+
+
+def register(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+    for target in targets:
+        if instance := self.ec2_backend.get_instance_by_id(target["Id"]):
+            if instance.state != "running":
+                raise TargetNotRunning(instance_id=target["Id"])
+        key = _key(self, target)
+        self.targets[key] = {"Id": target["Id"], "Port": int(target.get("Port") or self.port)}
+        self.deregistered_targets.pop(key, None)
+        self.terminated_targets.pop(key, None)
+
+
+def deregister(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
+    for target in targets:
+        key = _key(self, target)
+        t = self.targets.pop(key, None)
+        if not t:
+            raise InvalidTargetError()
+        self.deregistered_targets[key] = t
+
+
+def deregister_terminated_instances(self: FakeTargetGroup, instance_ids: list[str]) -> None:
+    for key, t in list(self.targets.items()):
+        if t["Id"] in instance_ids:
+            self.terminated_targets[key] = self.targets.pop(key)
+
+
+def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
+    key = _key(self, target)
+    port = int(target.get("Port") or self.port)
+    t = self.targets.get(key)
+    if t is None:
+        if key in self.terminated_targets:
+            return FakeHealthStatus(
+                target["Id"], port, self.health_check_port, "draining",
+                "Target.DeregistrationInProgress", "Target deregistration is in progress",
+            )
+        return FakeHealthStatus(
+            target["Id"], port, self.health_check_port, "unused",
+            "Target.NotRegistered", "Target is not registered to the target group",
+        )
+    if t["Id"].startswith("i-"):
+        instance = ec2_backend.get_instance_by_id(t["Id"])
+        if instance and instance.state == "stopped":
+            return FakeHealthStatus(
+                t["Id"], t["Port"], self.health_check_port, "unused",
+                "Target.InvalidState", "Target is in the stopped state",
+            )
+    return FakeHealthStatus(t["Id"], t["Port"], self.health_check_port, "healthy")
+
+
+def apply() -> None:
+    FakeTargetGroup.register = register
+    FakeTargetGroup.deregister = deregister
+    FakeTargetGroup.deregister_terminated_instances = deregister_terminated_instances
+    FakeTargetGroup.health_for = health_for
+    assert models.FakeTargetGroup is FakeTargetGroup
