@@ -77,9 +77,6 @@ class InventoryModule(BaseInventoryPlugin):
         group = self.get_option("group")
         self.inventory.add_group(group)
         instances = self._instances(endpoint)
-        if instances is None:
-            # Emulator not running: an empty group, exactly as aws_ec2 would show an empty account.
-            return
         key = self._ssh_key()
         wanted = {i["InstanceId"]: i for i in instances}
         self._remove_stale(set(wanted), endpoint)
@@ -115,7 +112,10 @@ class InventoryModule(BaseInventoryPlugin):
             pages = client.get_paginator("describe_instances").paginate(Filters=filters)
             return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
         except botocore.exceptions.EndpointConnectionError:
-            return None
+            raise AnsibleError(
+                f"the local AWS emulator does not answer at {endpoint}: start it with 'make local-up'"
+                " (or set LOCAL_AWS_PORT to the port it listens on)"
+            ) from None
 
     def _ssh_key(self) -> Path:
         state = Path(self.get_option("state_dir"))

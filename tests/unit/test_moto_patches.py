@@ -1,0 +1,178 @@
+"""Each fidelity patch in local/moto_patches: the behaviour AWS has, shown on the patched emulator, and
+the gap shown on an unpatched moto of the same version (so the test fails without the patch, and tells
+us when a moto upgrade makes a patch unnecessary)."""
+
+from __future__ import annotations
+
+import boto3
+import botocore.exceptions
+import pytest
+
+from tests.conftest import REGION, free_port, start_moto
+
+pytestmark = pytest.mark.emulator
+
+
+@pytest.fixture(scope="module")
+def plain_moto_url(tmp_path_factory):
+    port = free_port()
+    proc = start_moto(port, patched=False, log_path=tmp_path_factory.mktemp("plain") / "moto.log")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def client(url: str, service: str):
+    return boto3.client(
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+def _two_slot_target_group(url: str) -> tuple[object, str, str]:
+    ec2, elb = client(url, "ec2"), client(url, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    tg = elb.create_target_group(Name=f"tg-{free_port()}", Protocol="HTTP", Port=8081, VpcId=vpc, TargetType="instance")
+    return elb, tg["TargetGroups"][0]["TargetGroupArn"], instance
+
+
+def _registered(elb, arn) -> set[tuple[str, int, str]]:
+    health = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return {(h["Target"]["Id"], h["Target"]["Port"], h["TargetHealth"]["State"]) for h in health}
+
+
+def elbv2_two_ports_behaviour(url: str) -> None:
+    elb, arn, iid = _two_slot_target_group(url)
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": iid, "Port": 8081}, {"Id": iid, "Port": 8082}])
+    assert _registered(elb, arn) == {(iid, 8081, "healthy"), (iid, 8082, "healthy")}
+    elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": iid, "Port": 8081}])
+    assert _registered(elb, arn) == {(iid, 8082, "healthy")}
+    asked = elb.describe_target_health(TargetGroupArn=arn, Targets=[{"Id": iid, "Port": 8081}])
+    assert asked["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "unused"
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": iid, "Port": 8081}])
+    assert _registered(elb, arn) == {(iid, 8081, "healthy"), (iid, 8082, "healthy")}
+
+
+def test_elbv2_targets_keyed_by_instance_and_port(moto_url):
+    elbv2_two_ports_behaviour(moto_url)
+
+
+def test_elbv2_gap_exists_unpatched(plain_moto_url):
+    with pytest.raises(AssertionError):
+        elbv2_two_ports_behaviour(plain_moto_url)
+
+
+def _distribution_config(ref: str) -> dict:
+    s3_domain = "site-bucket.s3.us-east-1.amazonaws.com"
+    return {
+        "CallerReference": ref,
+        "Comment": "patch test",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 2,
+            "Items": [
+                {
+                    "Id": "alb",
+                    "DomainName": "alb-123.us-east-1.elb.amazonaws.com",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "http-only",
+                    },
+                },
+                {
+                    "Id": "s3",
+                    "DomainName": s3_domain,
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": "E2OACTEST",
+                },
+            ],
+        },
+        "OriginGroups": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "alb-then-s3",
+                    "FailoverCriteria": {"StatusCodes": {"Quantity": 4, "Items": [500, 502, 503, 504]}},
+                    "Members": {"Quantity": 2, "Items": [{"OriginId": "alb"}, {"OriginId": "s3"}]},
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "alb-then-s3",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+        },
+    }
+
+
+def test_cloudfront_default_behaviour_on_origin_group(moto_url):
+    cf = client(moto_url, "cloudfront")
+    dist = cf.create_distribution(DistributionConfig=_distribution_config("og-1"))["Distribution"]
+    config = cf.get_distribution_config(Id=dist["Id"])["DistributionConfig"]
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == "alb-then-s3"
+    assert [g["Id"] for g in config["OriginGroups"]["Items"]] == ["alb-then-s3"]
+
+
+def test_cloudfront_origin_group_must_exist(moto_url):
+    cf = client(moto_url, "cloudfront")
+    config = _distribution_config("og-missing")
+    config["DefaultCacheBehavior"]["TargetOriginId"] = "no-such-group"
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchOrigin"):
+        cf.create_distribution(DistributionConfig=config)
+
+
+def test_cloudfront_origin_group_gap_exists_unpatched(plain_moto_url):
+    cf = client(plain_moto_url, "cloudfront")
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchOrigin"):
+        cf.create_distribution(DistributionConfig=_distribution_config("og-plain"))
+
+
+def s3_origin_of(url: str, ref: str) -> dict:
+    cf = client(url, "cloudfront")
+    config = _distribution_config(ref)
+    config["DefaultCacheBehavior"]["TargetOriginId"] = "alb"  # works unpatched too
+    dist = cf.create_distribution(DistributionConfig=config)["Distribution"]
+    origins = cf.get_distribution_config(Id=dist["Id"])["DistributionConfig"]["Origins"]["Items"]
+    return next(o for o in origins if o["Id"] == "s3")
+
+
+def test_cloudfront_keeps_s3_origin_config_and_oac(moto_url):
+    origin = s3_origin_of(moto_url, "s3cfg-1")
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}
+    assert origin["OriginAccessControlId"] == "E2OACTEST"
+
+
+def test_cloudfront_s3_origin_config_gap_exists_unpatched(plain_moto_url):
+    origin = s3_origin_of(plain_moto_url, "s3cfg-plain")
+    assert "S3OriginConfig" not in origin
+
+
+def invalidation_status(url: str, ref: str) -> str:
+    cf = client(url, "cloudfront")
+    config = _distribution_config(ref)
+    config["DefaultCacheBehavior"]["TargetOriginId"] = "alb"
+    dist = cf.create_distribution(DistributionConfig=config)["Distribution"]
+    inv = cf.create_invalidation(
+        DistributionId=dist["Id"], InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/"]}, "CallerReference": ref}
+    )["Invalidation"]
+    return cf.get_invalidation(DistributionId=dist["Id"], Id=inv["Id"])["Invalidation"]["Status"]
+
+
+def test_cloudfront_invalidation_status_like_aws(moto_url):
+    assert invalidation_status(moto_url, "inv-1") == "Completed"
+
+
+def test_cloudfront_invalidation_status_gap_exists_unpatched(plain_moto_url):
+    assert invalidation_status(plain_moto_url, "inv-plain") == "COMPLETED"
+
+
+def test_patches_refuse_other_moto_version(monkeypatch):
+    import moto
+
+    from local import moto_patches
+
+    monkeypatch.setattr(moto, "__version__", "0.0.1")
+    with pytest.raises(moto_patches.MotoVersionMismatch, match="written for moto 5.2.5"):
+        moto_patches.apply_all()
