@@ -1,0 +1,162 @@
+"""The local environment's set-up pieces: image build skip-if-present, emulator start/ready/stop, and the
+one-line errors for missing Docker, an unreachable emulator and an unknown inventory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from local import images
+from tests.conftest import ROOT, ansible_env, free_port
+
+
+def run(cmd, env=None, **kw):
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, **kw)
+
+
+# --- images -------------------------------------------------------------------------------------
+
+
+def test_mirror_url_reads_deb822_and_one_line_sources(tmp_path):
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n"
+        "Types: deb\nURIs: http://mirror.example/debian-security\n"
+    )
+    assert images.mirror_url(str(tmp_path)) == "http://mirror.example/debian"
+    (tmp_path / "sources.list.d" / "debian.sources").unlink()
+    (tmp_path / "sources.list").write_text("deb [arch=amd64] http://other.example/debian bookworm main\n")
+    assert images.mirror_url(str(tmp_path)) == "http://other.example/debian"
+
+
+@pytest.mark.docker
+def test_plain_image_build_is_skipped_when_tagged(docker_engine, monkeypatch):
+    """First call builds (here: a stand-in build that tags an existing image), second call finds the tag."""
+    tag = f"cloudsite-test/debian:skip-{os.getpid()}"
+    source = images.plain_tag("bookworm")
+    builds: list[str] = []
+
+    def fake_debootstrap(release: str, target: str) -> None:
+        builds.append(target)
+        subprocess.run(["docker", "tag", source, target], check=True)
+
+    monkeypatch.setattr(images, "plain_tag", lambda release: tag)
+    monkeypatch.setattr(images, "_try_pull", lambda release: False)
+    monkeypatch.setattr(images, "_debootstrap", fake_debootstrap)
+    subprocess.run(["docker", "rmi", tag], capture_output=True)
+    try:
+        assert images.ensure_plain("bookworm") == "debootstrap"
+        assert images.ensure_plain("bookworm") == "present"
+        assert builds == [tag]
+    finally:
+        subprocess.run(["docker", "rmi", tag], capture_output=True)
+
+
+@pytest.mark.docker
+def test_all_base_images_present_after_setup(docker_engine):
+    listing = run([sys.executable, "-m", "local.images", "list"]).stdout.splitlines()
+    assert len(listing) == 5
+    assert all(line.endswith("\tpresent") for line in listing), listing
+
+
+# --- emulator process ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def envctl(tmp_path):
+    port = free_port()
+    env = dict(os.environ, LOCAL_AWS_PORT=str(port), LOCAL_STATE_DIR=str(tmp_path / "state"))
+
+    def call(*args: str):
+        return run([sys.executable, "-m", "local.envctl", *args], env=env)
+
+    yield call, port
+    call("down")
+
+
+def test_emulator_start_ready_reuse_reset_stop(envctl):
+    call, port = envctl
+    url = f"http://127.0.0.1:{port}"
+    first = call("up")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(f"emulator started: {url}")
+    assert call("up").stdout.startswith(f"emulator reused: {url}")
+    assert "answering" in call("status").stdout
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    s3.create_bucket(Bucket="reset-me")
+    assert call("reset").returncode == 0
+    assert s3.list_buckets()["Buckets"] == []
+
+    down = call("down")
+    assert down.returncode == 0 and "emulator stopped" in down.stdout
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1)
+    assert "not answering" in call("status").stdout
+
+
+def test_emulator_port_taken_by_something_else_is_one_clear_line(envctl):
+    call, port = envctl
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = call("up")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: port {port} on 127.0.0.1 is in use by something that is not the emulator; "
+        "set LOCAL_AWS_PORT to a free port"
+    ]
+
+
+def test_bad_port_value_is_one_clear_line(tmp_path):
+    env = dict(os.environ, LOCAL_AWS_PORT="http", LOCAL_STATE_DIR=str(tmp_path))
+    result = run([sys.executable, "-m", "local.envctl", "up"], env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: LOCAL_AWS_PORT must be a TCP port number, got 'http'"
+
+
+def test_unreachable_emulator_stops_the_playbook_with_a_clear_line():
+    port = free_port()
+    env = ansible_env(f"http://127.0.0.1:{port}")
+    result = run([str(ROOT / ".venv/bin/ansible-playbook"), "site.yml", "--list-hosts"], env=env)
+    assert result.returncode != 0
+    message = f"the local AWS emulator does not answer at http://127.0.0.1:{port}: start it with 'make local-up'"
+    assert message in result.stdout + result.stderr
+
+
+# --- make targets and bootstrap ------------------------------------------------------------------
+
+
+def test_unknown_inventory_is_one_clear_line():
+    result = run(["make", "-s", "check-inventory", "INVENTORY=staging"])
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: unknown inventory 'staging': choose one of ")
+    assert "local" in lines[0] and "production" in lines[0]
+
+
+def test_missing_docker_is_one_clear_line(tmp_path):
+    """No docker, no dockerd, no apt-get on PATH: bootstrap says what to install and exits non-zero."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "grep", "id", "printf", "seq", "sleep"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+    result = run(["/bin/bash", "local/bootstrap.sh", "docker"], env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: no Docker engine: install Docker Engine (https://docs.docker.com/engine/install/) "
+        "and start it, then re-run"
+    )
