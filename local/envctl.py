@@ -100,7 +100,9 @@ def start_moto(p: int | None = None) -> tuple[int, str]:
     if _port_open(p):
         if is_moto(url):
             raise EnvError(f"a moto server not managed here already answers on {url}; stop it or set LOCAL_AWS_PORT")
-        raise EnvError(f"port {p} on {HOST} is in use by something that is not the emulator; set LOCAL_AWS_PORT to a free port")
+        raise EnvError(
+            f"port {p} on {HOST} is in use by something that is not the emulator; set LOCAL_AWS_PORT to a free port"
+        )
     STATE.mkdir(parents=True, exist_ok=True)
     log = open(STATE / "moto.log", "ab")
     proc = subprocess.Popen(
@@ -144,7 +146,11 @@ def remove_standins() -> list[str]:
     removed: list[str] = []
     for kind, ls_cmd, rm_cmd in (
         ("container", ["docker", "ps", "-aq", "--filter", f"label={STANDIN_LABEL}"], ["docker", "rm", "-f", "-v"]),
-        ("volume", ["docker", "volume", "ls", "-q", "--filter", f"label={STANDIN_LABEL}"], ["docker", "volume", "rm", "-f"]),
+        (
+            "volume",
+            ["docker", "volume", "ls", "-q", "--filter", f"label={STANDIN_LABEL}"],
+            ["docker", "volume", "rm", "-f"],
+        ),
     ):
         try:
             ids = subprocess.run(ls_cmd, capture_output=True, text=True, check=True).stdout.split()

@@ -30,9 +30,9 @@ def free_port() -> int:
 
 def start_moto(port: int, patched: bool = True, log_path: Path | None = None) -> subprocess.Popen:
     code = (
-        "from local.moto_server import main; main(['--port', '%d'])" % port
+        f"from local.moto_server import main; main(['--port', '{port}'])"
         if patched
-        else "from moto.server import main; main(['--port', '%d'])" % port
+        else f"from moto.server import main; main(['--port', '{port}'])"
     )
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -96,9 +96,10 @@ def aws_client(moto_url):
 
 
 def docker_available() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    ).returncode == 0
+    return (
+        shutil.which("docker") is not None
+        and subprocess.run(["docker", "info"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    )
 
 
 @pytest.fixture(scope="session")

@@ -130,8 +130,16 @@ class InventoryModule(BaseInventoryPlugin):
         return key
 
     def _remove_stale(self, keep: set[str], endpoint: str) -> None:
-        listed = _docker("ps", "-a", "--filter", f"label={LABEL}", "--filter", f"label=cloudsite.endpoint={endpoint}",
-                         "--format", "{{.Names}}")
+        listed = _docker(
+            "ps",
+            "-a",
+            "--filter",
+            f"label={LABEL}",
+            "--filter",
+            f"label=cloudsite.endpoint={endpoint}",
+            "--format",
+            "{{.Names}}",
+        )
         for name in listed.split():
             if name not in keep:
                 _docker("rm", "-f", "-v", name, check=False)
@@ -143,15 +151,37 @@ class InventoryModule(BaseInventoryPlugin):
             _docker("rm", "-f", name, check=False)
             _docker("volume", "create", "--label", LABEL, f"{name}-docker")
             _docker(
-                "run", "-d", "--name", name, "--hostname", name,
-                "--label", LABEL, "--label", f"cloudsite.endpoint={endpoint}",
-                "--cap-add", "SYS_ADMIN", "--cap-add", "NET_ADMIN", "--security-opt", "seccomp=unconfined",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--hostname",
+                name,
+                "--label",
+                LABEL,
+                "--label",
+                f"cloudsite.endpoint={endpoint}",
+                "--cap-add",
+                "SYS_ADMIN",
+                "--cap-add",
+                "NET_ADMIN",
+                "--security-opt",
+                "seccomp=unconfined",
                 "--cgroupns=host",
-                "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-                "--stop-signal", "SIGRTMIN+3",
-                "-v", f"{name}-docker:/var/lib/docker",
-                "-v", f"{key}.pub:/root/.ssh/authorized_keys:ro",
-                self.get_option("image"), "/lib/systemd/systemd",
+                "-v",
+                "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+                "--tmpfs",
+                "/run",
+                "--tmpfs",
+                "/run/lock",
+                "--stop-signal",
+                "SIGRTMIN+3",
+                "-v",
+                f"{name}-docker:/var/lib/docker",
+                "-v",
+                f"{key}.pub:/root/.ssh/authorized_keys:ro",
+                self.get_option("image"),
+                "/lib/systemd/systemd",
             )
         info = json.loads(_docker("inspect", name))[0]
         address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]

@@ -45,9 +45,7 @@ def config_init(self: Any, config: dict[str, Any]) -> None:
 def origin_init(self: Any, origin: dict[str, Any]) -> None:
     _orig_origin_init(self, origin)
     if "S3OriginConfig" in origin:
-        self.s3_origin_config = {
-            "OriginAccessIdentity": origin["S3OriginConfig"].get("OriginAccessIdentity") or ""
-        }
+        self.s3_origin_config = {"OriginAccessIdentity": origin["S3OriginConfig"].get("OriginAccessIdentity") or ""}
     self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
 
 

@@ -52,19 +52,31 @@ def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) 
     if t is None:
         if key in self.terminated_targets:
             return FakeHealthStatus(
-                target["Id"], port, self.health_check_port, "draining",
-                "Target.DeregistrationInProgress", "Target deregistration is in progress",
+                target["Id"],
+                port,
+                self.health_check_port,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
             )
         return FakeHealthStatus(
-            target["Id"], port, self.health_check_port, "unused",
-            "Target.NotRegistered", "Target is not registered to the target group",
+            target["Id"],
+            port,
+            self.health_check_port,
+            "unused",
+            "Target.NotRegistered",
+            "Target is not registered to the target group",
         )
     if t["Id"].startswith("i-"):
         instance = ec2_backend.get_instance_by_id(t["Id"])
         if instance and instance.state == "stopped":
             return FakeHealthStatus(
-                t["Id"], t["Port"], self.health_check_port, "unused",
-                "Target.InvalidState", "Target is in the stopped state",
+                t["Id"],
+                t["Port"],
+                self.health_check_port,
+                "unused",
+                "Target.InvalidState",
+                "Target is in the stopped state",
             )
     return FakeHealthStatus(t["Id"], t["Port"], self.health_check_port, "healthy")
 

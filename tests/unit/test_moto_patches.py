@@ -174,5 +174,5 @@ def test_patches_refuse_other_moto_version(monkeypatch):
     from local import moto_patches
 
     monkeypatch.setattr(moto, "__version__", "0.0.1")
-    with pytest.raises(moto_patches.MotoVersionMismatch, match="written for moto 5.2.5"):
+    with pytest.raises(moto_patches.MotoVersionMismatch, match=r"written for moto 5\.2\.5"):
         moto_patches.apply_all()
