@@ -18,7 +18,7 @@ check-inventory:
 
 demo: setup check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) site.yml $(ANSIBLE_ARGS)
-	$(BIN)/python -m local.summary
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
 
 test: setup lint pytest molecule
 
@@ -43,5 +43,5 @@ local-down:
 local-reset:
 	@$(BIN)/python -m local.envctl reset
 
-summary:
-	@$(BIN)/python -m local.summary
+summary: check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
