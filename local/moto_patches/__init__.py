@@ -17,6 +17,7 @@ Known gaps and what we do about them:
 | 6 | CloudFormation | ``AWS::ApiGateway::RestApi`` needs a ``Name``, the swagger ``Body`` is ignored, ``AWS::ApiGateway::Stage`` is unsupported | ``cloudformation``: rewrite the template as it arrives (see that module) |
 | 7 | Lambda/API Gateway | invoke needs registry images; stage URLs are not served in server mode | not patched: ``local/local_api.py`` serves the API routes in-process |
 | 8 | ELBv2 | no data plane: the ALB routes no traffic, health is ``healthy`` at once | not patched: the frontend role checks ``/healthz`` on the host itself before registering |
+| 9 | EC2 | the AMI catalogue has no Debian image (owner 136693071363, ``debian-12-amd64-*``) | ``ec2_amis``: seed two Debian 12 AMIs into the catalogue every backend (and reset) loads |
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront")
+PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis")
 _applied: list[str] = []
 
 
