@@ -40,6 +40,14 @@ options:
   state_dir:
     description: Where the generated SSH key lives (relative paths are relative to the repository).
     default: .local
+  strict:
+    description:
+      - Fail when the emulator does not answer (the default). When false, the C(web) group is empty
+        instead, for a playbook that starts the emulator itself (Molecule's create step).
+    type: bool
+    default: true
+    env:
+      - name: CLOUDSITE_STANDINS_STRICT
 """
 
 import json
@@ -77,6 +85,8 @@ class InventoryModule(BaseInventoryPlugin):
         group = self.get_option("group")
         self.inventory.add_group(group)
         instances = self._instances(endpoint)
+        if instances is None:
+            return
         key = self._ssh_key()
         wanted = {i["InstanceId"]: i for i in instances}
         self._remove_stale(set(wanted), endpoint)
@@ -112,6 +122,8 @@ class InventoryModule(BaseInventoryPlugin):
             pages = client.get_paginator("describe_instances").paginate(Filters=filters)
             return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
         except botocore.exceptions.EndpointConnectionError:
+            if not self.get_option("strict"):
+                return None
             raise AnsibleError(
                 f"the local AWS emulator does not answer at {endpoint}: start it with 'make local-up'"
                 " (or set LOCAL_AWS_PORT to the port it listens on)"
@@ -149,7 +161,7 @@ class InventoryModule(BaseInventoryPlugin):
         state = _docker("inspect", "-f", "{{.State.Running}}", name, check=False)
         if state != "true":
             _docker("rm", "-f", name, check=False)
-            _docker("volume", "create", "--label", LABEL, f"{name}-docker")
+            _docker("volume", "create", "--label", LABEL, "--label", f"cloudsite.endpoint={endpoint}", f"{name}-docker")
             _docker(
                 "run",
                 "-d",

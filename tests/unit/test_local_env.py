@@ -159,3 +159,35 @@ def test_missing_docker_is_one_clear_line(tmp_path):
         "error: no Docker engine: install Docker Engine (https://docs.docker.com/engine/install/) "
         "and start it, then re-run"
     )
+
+
+@pytest.mark.docker
+def test_down_removes_only_its_own_standins(envctl, docker_engine):
+    call, port = envctl
+    mine, other = f"standin-mine-{port}", f"standin-other-{port}"
+    for name, endpoint in ((mine, f"http://127.0.0.1:{port}"), (other, "http://127.0.0.1:1")):
+        subprocess.run(
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--label",
+                "cloudsite.standin=1",
+                "--label",
+                f"cloudsite.endpoint={endpoint}",
+                images.plain_tag("bookworm"),
+                "sleep",
+                "600",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    try:
+        assert call("up").returncode == 0
+        assert "removed 1 stand-in objects" in call("down").stdout
+        names = run(["docker", "ps", "-a", "--format", "{{.Names}}"]).stdout.split()
+        assert mine not in names and other in names
+    finally:
+        subprocess.run(["docker", "rm", "-f", mine, other], capture_output=True)
