@@ -1,0 +1,149 @@
+"""Contact handler: 400 naming the field for each bad input, exactly one SES message for a good one."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+ROOT = Path(__file__).resolve().parents[2]
+SENDER = "site@example.com"
+RECIPIENT = "owner@example.com"
+
+
+def load_handler(name: str):
+    """Import app/backend/src/<name>/app.py under a unique module name (both handlers are 'app')."""
+    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "app" / "backend" / "src" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+contact = load_handler("contact")
+CONFIG = contact.Config(sender=SENDER, recipient=RECIPIENT, allowed_origin="https://site.example", stage="test")
+GOOD = {"name": "Ada Lovelace", "email": "ada@example.org", "message": "Hello, I liked your site.", "website": ""}
+
+
+def event(body, method: str = "POST") -> dict:
+    return {"httpMethod": method, "path": "/contact", "body": body if isinstance(body, str) else json.dumps(body)}
+
+
+def sent_messages() -> list:
+    return ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+
+
+@pytest.fixture
+def ses(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("ses", region_name="us-east-1")
+        client.verify_email_identity(EmailAddress=SENDER)
+        client.verify_email_identity(EmailAddress=RECIPIENT)
+        yield client
+
+
+def post(client, body) -> tuple[int, dict, dict]:
+    resp = contact.handle(event(body), CONFIG, client)
+    return resp["statusCode"], json.loads(resp["body"]), resp["headers"]
+
+
+BAD_INPUTS = {
+    "missing name": ({k: v for k, v in GOOD.items() if k != "name"}, "name"),
+    "blank name": ({**GOOD, "name": "   "}, "name"),
+    "missing email": ({k: v for k, v in GOOD.items() if k != "email"}, "email"),
+    "missing message": ({k: v for k, v in GOOD.items() if k != "message"}, "message"),
+    "email without @": ({**GOOD, "email": "ada.example.org"}, "email"),
+    "email without domain dot": ({**GOOD, "email": "ada@localhost"}, "email"),
+    "email with space": ({**GOOD, "email": "ada @example.org"}, "email"),
+    "email with header injection": ({**GOOD, "email": "ada@example.org\r\nBcc: x@evil.example"}, "email"),
+    "email over 254 chars": ({**GOOD, "email": "a" * 60 + "@" + "b" * 190 + ".example.org"}, "email"),
+    "over-long message": ({**GOOD, "message": "x" * (contact.MESSAGE_MAX + 1)}, "message"),
+    "over-long name": ({**GOOD, "name": "n" * (contact.NAME_MAX + 1)}, "name"),
+    "name with newline": ({**GOOD, "name": "Ada\r\nBcc: x@evil.example"}, "name"),
+    "honeypot filled": ({**GOOD, "website": "http://spam.example"}, "website"),
+    "name not a string": ({**GOOD, "name": ["Ada"]}, "name"),
+    "body not JSON": ("name=Ada&email=ada@example.org", "body"),
+    "body a JSON list": ([GOOD], "body"),
+}
+
+
+@pytest.mark.parametrize("body,field", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_is_400_naming_the_field_and_sends_nothing(ses, body, field):
+    status, payload, _ = post(ses, body)
+    assert status == 400
+    assert payload["field"] == field
+    assert payload["error"]
+    assert sent_messages() == []
+
+
+def test_message_at_the_length_limit_is_accepted(ses):
+    status, _, _ = post(ses, {**GOOD, "message": "y" * contact.MESSAGE_MAX})
+    assert status == 200
+    assert len(sent_messages()) == 1
+
+
+def test_good_input_sends_exactly_one_message(ses):
+    status, payload, _ = post(ses, GOOD)
+    assert (status, payload) == (200, {"ok": True})
+    messages = sent_messages()
+    assert len(messages) == 1
+    msg = messages[0]
+    assert msg.source == SENDER
+    assert msg.destinations["ToAddresses"] == [RECIPIENT]
+    assert "Ada Lovelace" in msg.body and "ada@example.org" in msg.body and "liked your site" in msg.body
+    assert ses.get_send_quota()["SentLast24Hours"] == 1
+
+
+def test_visitor_input_never_reaches_email_or_response_headers(ses):
+    sneaky = {**GOOD, "name": "Eve Example", "message": "Subject: hi\nBcc: x@evil.example\n\nbody"}
+    status, _, headers = post(ses, sneaky)
+    assert status == 200
+    args = contact.compose(contact.validate(sneaky), CONFIG)
+    assert args["Message"]["Subject"]["Data"] == "Contact form message (test)"
+    assert args["Source"] == SENDER and args["Destination"] == {"ToAddresses": [RECIPIENT]}
+    assert "ReplyToAddresses" not in args
+    flat = json.dumps(headers)
+    assert "Eve" not in flat and "evil" not in flat
+    assert headers["Access-Control-Allow-Origin"] == "https://site.example"
+
+
+def test_other_methods_are_405(ses):
+    resp = contact.handle(event(GOOD, method="GET"), CONFIG, ses)
+    assert resp["statusCode"] == 405
+    assert sent_messages() == []
+
+
+def test_unverified_sender_is_502_and_nothing_is_sent(ses):
+    cfg = contact.Config(sender="nobody@unverified.example", recipient=RECIPIENT, allowed_origin="*")
+    resp = contact.handle(event(GOOD), cfg, ses)
+    assert resp["statusCode"] == 502
+    assert sent_messages() == []
+
+
+def test_handler_reads_its_configuration_from_the_environment(ses, monkeypatch):
+    monkeypatch.setenv("SENDER", SENDER)
+    monkeypatch.setenv("RECIPIENT", RECIPIENT)
+    monkeypatch.setenv("ALLOWED_ORIGIN", "https://env.example")
+    contact._client.cache_clear()
+    try:
+        resp = contact.handler(event(GOOD), None)
+    finally:
+        contact._client.cache_clear()
+    assert resp["statusCode"] == 200
+    assert resp["headers"]["Access-Control-Allow-Origin"] == "https://env.example"
+    assert len(sent_messages()) == 1
+
+
+def test_config_names_what_is_missing():
+    with pytest.raises(RuntimeError, match="SENDER, RECIPIENT"):
+        contact.config_from_env({})

@@ -1,0 +1,149 @@
+"""Visitor counter handler: atomic ADD per POST, GET reads only, no update lost under concurrency."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+TABLE = "cloudsite-backend-test-visitors"
+
+
+def load_handler(name: str):
+    """Import app/backend/src/<name>/app.py under a unique module name (both handlers are 'app')."""
+    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "app" / "backend" / "src" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+counter = load_handler("counter")
+CONFIG = counter.Config(table_name=TABLE, allowed_origin="https://site.example")
+
+
+def create_table(client) -> None:
+    client.create_table(
+        TableName=TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+
+
+def call(client, method: str) -> tuple[int, dict]:
+    resp = counter.handle({"httpMethod": method, "path": "/count"}, CONFIG, client)
+    return resp["statusCode"], json.loads(resp["body"])
+
+
+@pytest.fixture
+def ddb(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_table(client)
+        yield client
+
+
+def test_get_before_any_visit_is_zero(ddb):
+    assert call(ddb, "GET") == (200, {"count": 0})
+
+
+def test_post_increments_by_exactly_one_per_call(ddb):
+    assert [call(ddb, "POST")[1]["count"] for _ in range(5)] == [1, 2, 3, 4, 5]
+    item = ddb.get_item(TableName=TABLE, Key={"id": {"S": "visitors"}})["Item"]
+    assert item["count"] == {"N": "5"}
+
+
+def test_get_does_not_change_the_count(ddb):
+    call(ddb, "POST")
+    call(ddb, "POST")
+    assert [call(ddb, "GET")[1]["count"] for _ in range(3)] == [2, 2, 2]
+    assert call(ddb, "POST")[1]["count"] == 3
+
+
+def test_other_methods_are_rejected_without_touching_the_table(ddb):
+    status, body = call(ddb, "DELETE")
+    assert status == 405 and "error" in body
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"id": {"S": "visitors"}})
+
+
+def test_missing_table_is_503_not_a_crash(ddb):
+    cfg = counter.Config(table_name="no-such-table", allowed_origin="https://site.example")
+    resp = counter.handle({"httpMethod": "POST"}, cfg, ddb)
+    assert resp["statusCode"] == 503
+
+
+def test_response_headers_carry_the_configured_origin_only(ddb):
+    event = {"httpMethod": "GET", "headers": {"Origin": "https://evil.example"}}
+    headers = counter.handle(event, CONFIG, ddb)["headers"]
+    assert headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert headers["Content-Type"] == "application/json"
+    assert "evil" not in json.dumps(headers)
+
+
+def test_handler_reads_its_configuration_from_the_environment(ddb, monkeypatch):
+    monkeypatch.setenv("TABLE_NAME", TABLE)
+    monkeypatch.setenv("ALLOWED_ORIGIN", "https://env.example")
+    counter._client.cache_clear()
+    try:
+        resp = counter.handler({"httpMethod": "POST"}, None)
+    finally:
+        counter._client.cache_clear()
+    assert resp["statusCode"] == 200
+    assert json.loads(resp["body"]) == {"count": 1}
+    assert resp["headers"]["Access-Control-Allow-Origin"] == "https://env.example"
+
+
+def test_config_requires_a_table_name():
+    with pytest.raises(RuntimeError, match="TABLE_NAME"):
+        counter.config_from_env({})
+
+
+def test_post_is_a_single_atomic_update_item_with_add():
+    """No read-modify-write: exactly one UpdateItem call with an ADD expression, no GetItem."""
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        stub.add_response(
+            "update_item",
+            {"Attributes": {"count": {"N": "42"}}},
+            {
+                "TableName": TABLE,
+                "Key": {"id": {"S": "visitors"}},
+                "UpdateExpression": "ADD #c :one",
+                "ExpressionAttributeNames": {"#c": "count"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                "ReturnValues": "UPDATED_NEW",
+            },
+        )
+        assert call(client, "POST") == (200, {"count": 42})
+        stub.assert_no_pending_responses()
+
+
+@pytest.mark.emulator
+def test_twenty_concurrent_posts_lose_no_update(aws_client, moto_url):
+    """Real concurrency: 20 threads against the moto server, each with its own client."""
+    admin = aws_client("dynamodb")
+    try:
+        admin.delete_table(TableName=TABLE)
+    except admin.exceptions.ResourceNotFoundException:
+        pass
+    create_table(admin)
+    clients = [aws_client("dynamodb") for _ in range(20)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda c: call(c, "POST"), clients))
+    assert all(status == 200 for status, _ in results)
+    counts = sorted(body["count"] for _, body in results)
+    # Every call saw a distinct new value, and the stored total is exactly the number of calls.
+    assert counts == list(range(1, 21))
+    assert call(admin, "GET") == (200, {"count": 20})
