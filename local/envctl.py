@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Path(os.environ.get("LOCAL_STATE_DIR", ROOT / ".local"))
 HOST = "127.0.0.1"
-STANDIN_LABEL = "cloudsite.standin=1"
 
 
 class EnvError(RuntimeError):
@@ -141,16 +140,14 @@ def reset(url: str | None = None) -> None:
         raise EnvError(f"the emulator at {url} is not reachable ({exc}); run 'make local-up'") from exc
 
 
-def remove_standins() -> list[str]:
-    """Remove the stand-in containers and volumes this project created (by label), nothing else."""
+def remove_standins(url: str | None = None) -> list[str]:
+    """Remove the stand-in containers and volumes made for this emulator (by label), nothing else."""
     removed: list[str] = []
+    # One label filter: the endpoint label is unique to stand-ins of this emulator.
+    label = ["--filter", f"label=cloudsite.endpoint={url or endpoint()}"]
     for kind, ls_cmd, rm_cmd in (
-        ("container", ["docker", "ps", "-aq", "--filter", f"label={STANDIN_LABEL}"], ["docker", "rm", "-f", "-v"]),
-        (
-            "volume",
-            ["docker", "volume", "ls", "-q", "--filter", f"label={STANDIN_LABEL}"],
-            ["docker", "volume", "rm", "-f"],
-        ),
+        ("container", ["docker", "ps", "-aq", *label], ["docker", "rm", "-f", "-v"]),
+        ("volume", ["docker", "volume", "ls", "-q", *label], ["docker", "volume", "rm", "-f"]),
     ):
         try:
             ids = subprocess.run(ls_cmd, capture_output=True, text=True, check=True).stdout.split()
