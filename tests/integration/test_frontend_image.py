@@ -1,0 +1,173 @@
+"""The frontend image builds offline from the local nginx base and serves the site as documented."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from app import build_site
+from local.images import nginx_tag
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "app" / "frontend"
+CONTEXT_FILES = ("Dockerfile", "nginx.conf", "healthz.conf", "healthz-broken.conf")
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def fetch(url: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read()
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fetch(url)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.fixture(scope="module")
+def image_factory(docker_engine, tmp_path_factory):
+    """Build images from a private copy of the build context (the repo's app/frontend/site is not touched)."""
+    if docker("image", "inspect", nginx_tag(), check=False).returncode != 0:
+        pytest.fail(f"base image {nginx_tag()} is missing: run 'python -m local.images ensure --only nginx'")
+    context = tmp_path_factory.mktemp("frontend-context")
+    for name in CONTEXT_FILES:
+        shutil.copy(FRONTEND / name, context / name)
+    config = context.parent / "config.json"
+    config.write_text(json.dumps({"apiBaseUrl": "https://api.example.com/prod"}))
+    result = build_site.build(ROOT / "app" / "site", context / "site", config)
+    tags: list[str] = []
+
+    def build(broken: bool = False) -> tuple[str, build_site.BuildResult]:
+        tag = f"cloudsite/frontend-test:{uuid.uuid4().hex[:10]}"
+        args = ["build", "-q", "--build-arg", f"BASE_IMAGE={nginx_tag()}", "-t", tag]
+        if broken:
+            args += ["--build-arg", "BROKEN=true"]
+        docker(*args, str(context))
+        tags.append(tag)
+        return tag, result
+
+    yield build
+    if tags:
+        docker("rmi", "-f", *tags, check=False)
+
+
+@pytest.fixture(scope="module")
+def running(image_factory):
+    """Run a container and return its base URL; removed at the end of the module."""
+    names: list[str] = []
+
+    def run(tag: str) -> str:
+        port = free_port()
+        name = f"cloudsite-frontend-test-{uuid.uuid4().hex[:8]}"
+        docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", tag)
+        names.append(name)
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/healthz")
+        return url
+
+    yield run
+    for name in names:
+        docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="module")
+def site(image_factory, running):
+    tag, result = image_factory()
+    return running(tag), result
+
+
+def test_healthz_answers_200(site):
+    url, _ = site
+    status, headers, body = fetch(f"{url}/healthz")
+    assert status == 200
+    assert body == b"ok\n"
+    assert headers["cache-control"] == "no-store"
+
+
+def test_version_json_holds_the_build_hash(site):
+    url, result = site
+    status, headers, body = fetch(f"{url}/version.json")
+    assert status == 200
+    assert json.loads(body) == {"hash": result.hash, "built": result.built}
+    assert headers["cache-control"] == "no-cache"
+
+
+def test_config_json_is_served_uncached(site):
+    url, _ = site
+    status, headers, body = fetch(f"{url}/config.json")
+    assert status == 200
+    assert json.loads(body) == {"apiBaseUrl": "https://api.example.com/prod"}
+    assert headers["cache-control"] == "no-cache"
+
+
+def test_security_headers_are_present_on_pages_and_errors(site):
+    url, _ = site
+    for path, expected_status in (("/", 200), ("/no-such-page", 404)):
+        status, headers, _ = fetch(f"{url}{path}")
+        assert status == expected_status
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+        assert "camera=()" in headers["permissions-policy"]
+        csp = headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "connect-src 'self' https: http://127.0.0.1:*" in csp
+        assert "nginx/" not in headers.get("server", "")
+
+
+def test_hashed_assets_are_immutable_and_html_references_them(site):
+    url, _ = site
+    _, headers, html = fetch(f"{url}/")
+    assert headers["cache-control"] == "no-cache"
+    page = html.decode()
+    css = next(p for p in page.split('"') if p.startswith("css/site.") and p.endswith(".css"))
+    status, headers, _ = fetch(f"{url}/{css}")
+    assert status == 200
+    assert headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert headers["content-type"].startswith("text/css")
+
+
+def test_gzip_is_applied_to_text_assets(site):
+    url, _ = site
+    _, _, plain = fetch(f"{url}/")
+    status, headers, body = fetch(f"{url}/", {"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers.get("content-encoding") == "gzip"
+    assert "Accept-Encoding" in headers.get("vary", "")
+    assert gzip.decompress(body) == plain
+    assert len(body) < len(plain)
+
+
+def test_broken_build_answers_500_on_healthz(image_factory, running):
+    tag, result = image_factory(broken=True)
+    url = running(tag)
+    status, _, _ = fetch(f"{url}/healthz")
+    assert status == 500
+    # The site itself is still served: only the health check is broken.
+    _, _, body = fetch(f"{url}/version.json")
+    assert json.loads(body)["hash"] == result.hash
