@@ -1,0 +1,175 @@
+"""local/local_api.py against a private moto server: the demo's counter and contact form end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from local import local_api
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ORIGIN = "http://127.0.0.1:8080"
+SENDER = "site@example.com"
+RECIPIENT = "owner@example.com"
+
+pytestmark = pytest.mark.emulator
+
+# Same parameter and output names as app/backend/template.yaml; only the table is a real resource.
+STACK_TEMPLATE = {
+    "Parameters": {name: {"Type": "String"} for name in ("Stage", "AllowedOrigin", "SenderEmail", "RecipientEmail")},
+    "Resources": {
+        "CounterTable": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "TableName": {"Fn::Sub": "${AWS::StackName}-visitors"},
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            },
+        }
+    },
+    "Outputs": {"TableName": {"Value": {"Ref": "CounterTable"}}},
+}
+
+
+def request(url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    hdrs = {"Content-Type": "application/json", **(headers or {})} if data else dict(headers or {})
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+            return resp.status, dict(resp.headers.items()), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, dict(exc.headers.items()), json.loads(raw) if raw else None
+
+
+def ses_messages(moto_url: str) -> list[dict]:
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=10) as resp:
+        messages = json.load(resp)["ses"]["Message"]
+    return [m for m in messages if m["destinations"]["ToAddresses"] == [RECIPIENT]]
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_url):
+    """A stand-in 'prod' backend stack (unique project name, so no reset is needed) + verified SES identities."""
+    import boto3
+
+    project = f"lapi{uuid.uuid4().hex[:8]}"
+    kw = {"endpoint_url": moto_url, "region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    ses = boto3.client("ses", **kw)
+    for address in (SENDER, RECIPIENT):
+        ses.verify_email_identity(EmailAddress=address)
+    params = {"Stage": "prod", "AllowedOrigin": ORIGIN, "SenderEmail": SENDER, "RecipientEmail": RECIPIENT}
+    boto3.client("cloudformation", **kw).create_stack(
+        StackName=f"{project}-backend-prod",
+        TemplateBody=json.dumps(STACK_TEMPLATE),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+    )
+    return project
+
+
+@pytest.fixture(scope="module")
+def api(moto_url, deployed, tmp_path_factory):
+    """The local API as the demo runs it: a child process, configured through the environment."""
+    port = free_port()
+    env = dict(os.environ, LOCAL_AWS_PORT=moto_url.rsplit(":", 1)[1], LOCAL_API_PORT=str(port), PROJECT_NAME=deployed)
+    env.pop("AWS_ENDPOINT_URL", None)
+    log = tmp_path_factory.mktemp("local-api") / "local_api.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "local.local_api"], cwd=ROOT, env=env, stdout=fh, stderr=fh)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if request(f"{url}/healthz")[0] == 200:
+                break
+        except OSError:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail(f"local API did not start: {log.read_text()}")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_post_count_twice_gives_n_then_n_plus_one_and_get_does_not_change_it(api):
+    status, headers, first = request(f"{api}/prod/count", "POST")
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+    n = first["count"]
+    assert n >= 1
+    assert request(f"{api}/prod/count", "POST")[2] == {"count": n + 1}
+    assert request(f"{api}/prod/count")[2] == {"count": n + 1}
+    assert request(f"{api}/prod/count")[2] == {"count": n + 1}
+    assert request(f"{api}/prod/count", "POST")[2] == {"count": n + 2}
+
+
+def test_cors_preflight_matches_the_template(api):
+    status, headers, _ = request(f"{api}/prod/contact", "OPTIONS", headers={"Origin": ORIGIN})
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "POST" in headers["Access-Control-Allow-Methods"].split(",")
+    assert headers["Access-Control-Allow-Headers"] == "Content-Type"
+
+
+def test_contact_sends_exactly_one_message_for_good_input_and_none_for_bad(api, moto_url):
+    before = len(ses_messages(moto_url))
+    good = {"name": "Ada", "email": "ada@example.org", "message": "Hello from the local API", "website": ""}
+    status, _, body = request(f"{api}/prod/contact", "POST", good)
+    assert (status, body) == (200, {"ok": True})
+    messages = ses_messages(moto_url)
+    assert len(messages) == before + 1
+    assert messages[-1]["source"] == SENDER and "Hello from the local API" in messages[-1]["body"]
+    for bad, field in (
+        ({**good, "email": "not-an-email"}, "email"),
+        ({k: v for k, v in good.items() if k != "name"}, "name"),
+        ({**good, "message": "x" * 2001}, "message"),
+        ({**good, "website": "http://spam.example"}, "website"),
+    ):
+        status, _, body = request(f"{api}/prod/contact", "POST", bad)
+        assert (status, body["field"]) == (400, field)
+    assert len(ses_messages(moto_url)) == before + 1
+
+
+def test_stage_without_a_stack_is_503_naming_it(api, deployed):
+    status, _, body = request(f"{api}/test/count")
+    assert status == 503
+    assert f"{deployed}-backend-test" in body["error"]
+
+
+def test_unknown_routes_and_methods(api):
+    assert request(f"{api}/prod/nothing")[0] == 404
+    assert request(f"{api}/count")[0] == 404
+    status, headers, _ = request(f"{api}/prod/contact")
+    assert status == 405
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_cli_overrides_serve_a_stage_without_a_stack(moto_url, deployed):
+    """--table/--sender/--recipient/--allowed-origin: no stack needed (in-process server, free port)."""
+    overrides = local_api.Overrides(f"{deployed}-backend-prod-visitors", SENDER, RECIPIENT, "https://other.example")
+    server = local_api.make_server(0, moto_url, project=deployed, overrides=overrides)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        status, headers, body = request(f"{url}/staging/count")
+        assert status == 200 and isinstance(body["count"], int)
+        assert headers["Access-Control-Allow-Origin"] == "https://other.example"
+    finally:
+        server.shutdown()
+        server.server_close()
