@@ -1,4 +1,4 @@
-"""The local environment's managed processes: the patched moto server (and the local API, if present).
+"""The local environment's managed processes: the patched moto server and the local API (local.local_api).
 
     python -m local.envctl up        start (or reuse) the emulator, wait until it answers
     python -m local.envctl status    say what runs where
@@ -131,6 +131,51 @@ def stop(name: str) -> bool:
     return True
 
 
+def local_api_port() -> int:
+    raw = os.environ.get("LOCAL_API_PORT", "3001")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise EnvError(f"LOCAL_API_PORT must be a TCP port number, got {raw!r}")
+    return int(raw)
+
+
+def is_local_api(p: int, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{p}/healthz", timeout=timeout) as resp:
+            return resp.status == 200 and json.load(resp) == {"ok": True}
+    except (OSError, ValueError, urllib.error.URLError):
+        return False
+
+
+def start_local_api(p: int | None = None) -> tuple[int, str]:
+    """Start (or reuse) local.local_api, the offline stand-in for the backend's API Gateway."""
+    p = p or local_api_port()
+    pid = _read_pid("local_api")
+    if pid and is_local_api(p):
+        return pid, "reused"
+    if _port_open(p):
+        raise EnvError(
+            f"port {p} on {HOST} is in use by something other than the local API; set LOCAL_API_PORT to a free port"
+        )
+    STATE.mkdir(parents=True, exist_ok=True)
+    log = open(STATE / "local_api.log", "ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.local_api", "--host", HOST, "--port", str(p), "--endpoint", endpoint()],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    _pidfile("local_api").write_text(str(proc.pid))
+    started = time.monotonic()
+    while not is_local_api(p, timeout=0.5):
+        if proc.poll() is not None:
+            raise EnvError(f"the local API exited during start-up; see {STATE / 'local_api.log'}")
+        if time.monotonic() - started > 20:
+            raise EnvError(f"the local API did not answer on port {p} within 20 s")
+        time.sleep(0.1)
+    return proc.pid, "started"
+
+
 def reset(url: str | None = None) -> None:
     url = url or endpoint()
     req = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
@@ -167,19 +212,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "up":
             pid, how = start_moto()
             print(f"emulator {how}: {endpoint()} (pid {pid})")
+            pid, how = start_local_api()
+            print(f"local API {how}: http://{HOST}:{local_api_port()} (pid {pid})")
         elif args.cmd == "endpoint":
             print(endpoint())
         elif args.cmd == "status":
             pid = _read_pid("moto")
             state = "answering" if is_moto(endpoint()) else "not answering"
             print(f"emulator: {endpoint()} {state}" + (f" (pid {pid})" if pid else " (not managed here)"))
+            pid = _read_pid("local_api")
+            state = "answering" if is_local_api(local_api_port()) else "not answering"
+            print(f"local API: http://{HOST}:{local_api_port()} {state}" + (f" (pid {pid})" if pid else ""))
         elif args.cmd == "reset":
             reset()
             print(f"emulator state cleared: {endpoint()}")
         elif args.cmd == "down":
             stopped = stop("moto")
+            stop("local_api")
             removed = remove_standins()
-            for leftover in ("moto.log",):
+            for leftover in ("moto.log", "local_api.log"):
                 (STATE / leftover).unlink(missing_ok=True)
             print(f"emulator {'stopped' if stopped else 'was not running'}; removed {len(removed)} stand-in objects")
     except EnvError as exc:

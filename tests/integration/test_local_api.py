@@ -173,3 +173,32 @@ def test_cli_overrides_serve_a_stage_without_a_stack(moto_url, deployed):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_envctl_up_starts_and_down_stops_the_local_api(tmp_path):
+    """`envctl up` starts emulator + local API (own state dir and free ports); `down` stops both."""
+    aws_port, api_port = free_port(), free_port()
+    env = dict(os.environ, LOCAL_STATE_DIR=str(tmp_path), LOCAL_AWS_PORT=str(aws_port), LOCAL_API_PORT=str(api_port))
+
+    def envctl(cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "local.envctl", cmd], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+
+    up = envctl("up")
+    try:
+        assert up.returncode == 0, up.stderr
+        assert f"local API started: http://127.0.0.1:{api_port}" in up.stdout
+        assert request(f"http://127.0.0.1:{api_port}/healthz")[2] == {"ok": True}
+        # Nothing deployed in this fresh emulator: the stage answers 503 naming the stack.
+        status, _, body = request(f"http://127.0.0.1:{api_port}/prod/count")
+        assert status == 503 and "cloudsite-backend-prod" in body["error"]
+        assert envctl("up").stdout.count("reused") == 2
+        assert f"local API: http://127.0.0.1:{api_port} answering" in envctl("status").stdout
+        assert (tmp_path / "local_api.pid").exists()
+    finally:
+        down = envctl("down")
+    assert down.returncode == 0, down.stderr
+    assert not (tmp_path / "local_api.pid").exists()
+    with pytest.raises(OSError):
+        request(f"http://127.0.0.1:{api_port}/healthz")
