@@ -397,8 +397,8 @@ def _parent(path: str) -> str:
 def collapse_paths(paths: Iterable[str], threshold: int) -> list[str]:
     """Keep at most ``threshold`` paths by replacing the busiest directories with ``dir/*``.
 
-    Greedy: repeatedly collapse the directory whose wildcard removes the most paths (deepest first on a
-    tie) until the set fits; ``/*`` is the last resort. CloudFront bills a wildcard as one path.
+    Greedy: collapse the deepest directory whose wildcard alone makes the set fit, else the one that
+    removes the most paths and repeat; ``/*`` is the last resort. CloudFront bills a wildcard as one path.
     """
     current = sorted(set(paths))
     threshold = max(1, threshold)
@@ -411,10 +411,16 @@ def collapse_paths(paths: Iterable[str], threshold: int) -> list[str]:
                 if directory == "/":
                     break
                 directory = _parent(directory)
-        candidates = [(n, d.count("/"), d) for d, n in counts.items() if d != "/" and n >= 2]
+        candidates = [(d.count("/"), n, d) for d, n in counts.items() if d != "/" and n >= 2]
         if not candidates:
             return ["/*"]
-        _, _, best = max(candidates)
+        # The deepest wildcard that alone makes the set fit (least over-invalidation); else the one
+        # that removes the most paths, and go round again.
+        fitting = [c for c in candidates if len(current) - c[1] + 1 <= threshold]
+        if fitting:
+            best = max(fitting)[2]
+        else:
+            best = max(candidates, key=lambda c: (c[1], c[0]))[2]
         wildcard = best + "*"
         current = sorted({p for p in current if not p.startswith(best)} | {wildcard})
     return current
