@@ -81,10 +81,10 @@ def running(image_factory):
     """Run a container and return its base URL; removed at the end of the module."""
     names: list[str] = []
 
-    def run(tag: str) -> str:
-        port = free_port()
+    def run(tag: str, *extra: str, port: int | None = None) -> str:
+        port = port or free_port()
         name = f"cloudsite-frontend-test-{uuid.uuid4().hex[:8]}"
-        docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", tag)
+        docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:80", *extra, tag)
         names.append(name)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz")
@@ -171,3 +171,69 @@ def test_broken_build_answers_500_on_healthz(image_factory, running):
     # The site itself is still served: only the health check is broken.
     _, _, body = fetch(f"{url}/version.json")
     assert json.loads(body)["hash"] == result.hash
+
+
+@pytest.mark.emulator
+def test_page_counts_and_sends_through_csp_and_cors_in_a_browser(
+    site, image_factory, running, moto_url, aws_client, tmp_path
+):
+    """Headless Chromium on the served page: counter and contact form reach the local API (CSP, CORS, JS)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("no system Chromium (apt-get install chromium) for the browser check")
+    import threading
+
+    from local import local_api
+
+    table, recipient = f"browser-{uuid.uuid4().hex[:8]}", f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    aws_client("dynamodb").create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
+    for address in ("site@example.com", recipient):
+        aws_client("ses").verify_email_identity(EmailAddress=address)
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    api = local_api.make_server(
+        0, moto_url, overrides=local_api.Overrides(table, "site@example.com", recipient, origin)
+    )
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"apiBaseUrl": f"http://127.0.0.1:{api.server_address[1]}/prod"}))
+    config.chmod(0o644)
+    tag, _ = image_factory()
+    url = running(tag, "-v", f"{config}:/usr/share/nginx/html/config.json:ro", port=port)
+    problems: list[str] = []
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.on(
+                "console",
+                lambda m: problems.append(m.text) if "Content Security Policy" in m.text or "CORS" in m.text else None,
+            )
+            page.goto(f"{url}/")
+            # Selector waits, not wait_for_function: the page's CSP (rightly) forbids eval in its world.
+            page.wait_for_selector("#visitor-count:not([data-state='loading'])")
+            assert page.get_attribute("#visitor-count", "data-state") == "ok"
+            assert page.text_content("#visitor-count") == "1"
+            page.reload()  # same browser session: GET, no increment
+            page.wait_for_selector("#visitor-count[data-state='ok']")
+            assert page.text_content("#visitor-count") == "1"
+            page.fill("#contact-name", "Ada")
+            page.fill("#contact-email", "ada@example.org")
+            page.fill("#contact-message", "Sent from a headless browser")
+            page.click("#contact-submit")
+            page.wait_for_selector("#contact-status[data-kind='ok'], #contact-status[data-kind='error']")
+            assert page.get_attribute("#contact-status", "data-kind") == "ok", page.text_content("#contact-status")
+            browser.close()
+    finally:
+        api.shutdown()
+        api.server_close()
+    assert problems == []
+    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=10) as resp:
+        sent = [m for m in json.load(resp)["ses"]["Message"] if m["destinations"]["ToAddresses"] == [recipient]]
+    assert len(sent) == 1
