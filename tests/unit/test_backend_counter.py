@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,17 +31,17 @@ counter = load_handler("counter")
 CONFIG = counter.Config(table_name=TABLE, allowed_origin="https://site.example")
 
 
-def create_table(client) -> None:
+def create_table(client, name: str = TABLE) -> None:
     client.create_table(
-        TableName=TABLE,
+        TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
 
 
-def call(client, method: str) -> tuple[int, dict]:
-    resp = counter.handle({"httpMethod": method, "path": "/count"}, CONFIG, client)
+def call(client, method: str, config=CONFIG) -> tuple[int, dict]:
+    resp = counter.handle({"httpMethod": method, "path": "/count"}, config, client)
     return resp["statusCode"], json.loads(resp["body"])
 
 
@@ -133,17 +134,16 @@ def test_post_is_a_single_atomic_update_item_with_add():
 @pytest.mark.emulator
 def test_twenty_concurrent_posts_lose_no_update(aws_client, moto_url):
     """Real concurrency: 20 threads against the moto server, each with its own client."""
+    # A table of its own: the session's emulator is shared with other tests (e.g. a deployed test stack).
+    config = counter.Config(table_name=f"concurrency-{uuid.uuid4().hex[:8]}", allowed_origin="https://site.example")
     admin = aws_client("dynamodb")
-    try:
-        admin.delete_table(TableName=TABLE)
-    except admin.exceptions.ResourceNotFoundException:
-        pass
-    create_table(admin)
+    create_table(admin, config.table_name)
     clients = [aws_client("dynamodb") for _ in range(20)]
     with ThreadPoolExecutor(max_workers=20) as pool:
-        results = list(pool.map(lambda c: call(c, "POST"), clients))
+        results = list(pool.map(lambda c: call(c, "POST", config), clients))
     assert all(status == 200 for status, _ in results)
     counts = sorted(body["count"] for _, body in results)
     # Every call saw a distinct new value, and the stored total is exactly the number of calls.
     assert counts == list(range(1, 21))
-    assert call(admin, "GET") == (200, {"count": 20})
+    assert call(admin, "GET", config) == (200, {"count": 20})
+    admin.delete_table(TableName=config.table_name)
