@@ -14,10 +14,11 @@ Known gaps and what we do about them:
 | 3 | CloudFront | GetDistributionConfig drops ``S3OriginConfig`` (and ``OriginAccessControlId``) of origins | ``cloudfront``: keep both |
 | 4 | CloudFront | invalidations report ``COMPLETED``; AWS (and botocore's waiter) says ``Completed`` | ``cloudfront``: report ``Completed`` |
 | 5 | CloudFormation | no ``AWS::Serverless`` transform | not patched: the deploy transforms with samtranslator itself (as ``sam deploy`` does) |
-| 6 | CloudFormation | ``AWS::ApiGateway::RestApi`` needs a ``Name``, the swagger ``Body`` is ignored, ``AWS::ApiGateway::Stage`` is unsupported | ``cloudformation``: rewrite the template as it arrives (see that module) |
+| 6 | CloudFormation | ``AWS::ApiGateway::RestApi`` needs a ``Name``, the swagger ``Body`` is ignored, ``AWS::ApiGateway::Stage`` is unsupported; CreateChangeSet without ``ChangeSetType`` creates a second stack (AWS: UPDATE) | ``cloudformation``: rewrite the template as it is parsed; default ``ChangeSetType`` to UPDATE (see that module) |
 | 7 | Lambda/API Gateway | invoke needs registry images; stage URLs are not served in server mode | not patched: ``local/local_api.py`` serves the API routes in-process |
 | 8 | ELBv2 | no data plane: the ALB routes no traffic, health is ``healthy`` at once | not patched: the frontend role checks ``/healthz`` on the host itself before registering |
 | 9 | EC2 | the AMI catalogue has no Debian image (owner 136693071363, ``debian-12-amd64-*``) | ``ec2_amis``: seed two Debian 12 AMIs into the catalogue every backend (and reset) loads |
+| 10 | DynamoDB | item writes are not atomic under the threaded server: concurrent ``UpdateItem ADD`` on one item can lose increments | ``dynamodb``: serialise the backend's item reads/writes with one lock |
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis")
+PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb")
 _applied: list[str] = []
 
 

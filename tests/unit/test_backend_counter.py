@@ -147,3 +147,23 @@ def test_twenty_concurrent_posts_lose_no_update(aws_client, moto_url):
     assert counts == list(range(1, 21))
     assert call(admin, "GET", config) == (200, {"count": 20})
     admin.delete_table(TableName=config.table_name)
+
+
+def test_emulator_patch_serialises_item_writes(ddb):
+    """local/moto_patches/dynamodb.py: while its lock is held, an increment cannot run (then it does, once)."""
+    import threading
+
+    from local.moto_patches import dynamodb as patch
+
+    patch.apply()
+    patch.apply()  # idempotent: wrapping twice would still work, but must not stack
+    assert not getattr(patch.DynamoDBBackend.update_item.__wrapped__, "__cloudsite_serialised__", False)
+    results: list = []
+    worker = threading.Thread(target=lambda: results.append(call(ddb, "POST")))
+    with patch.LOCK:
+        worker.start()
+        worker.join(timeout=1)
+        assert worker.is_alive(), "the increment ran while the emulator's item lock was held"
+        assert results == []
+    worker.join(timeout=30)
+    assert results == [(200, {"count": 1})]
