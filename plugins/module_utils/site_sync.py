@@ -25,6 +25,7 @@ import os
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -173,8 +174,8 @@ def scan_local(
 ) -> dict[str, LocalFile]:
     """Walk ``src`` and describe every file as it should be stored. Raises OSError on unreadable files."""
     exclude = list(exclude)
-    result: dict[str, LocalFile] = {}
     manifest = join_key(prefix, manifest_key)
+    found: list[tuple[str, str, str]] = []
     for root, dirs, files in os.walk(src, onerror=_raise):
         dirs.sort()
         for name in sorted(files):
@@ -183,17 +184,22 @@ def scan_local(
             if any(matches(p, rel) for p in exclude):
                 continue
             key = join_key(prefix, rel)
-            if key == manifest:
-                continue
-            result[key] = LocalFile(
-                key=key,
-                path=path,
-                size=os.path.getsize(path),
-                md5=file_md5(path),
-                content_type=content_type_for(rel, content_types),
-                cache_control=cache_control_for(rel, cache_rules, default_cache_control),
-            )
-    return result
+            if key != manifest:
+                found.append((key, rel, path))
+    # hashlib releases the GIL on large buffers: hash on a few threads.
+    with ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2))) as pool:
+        digests = list(pool.map(file_md5, [path for _, _, path in found]))
+    return {
+        key: LocalFile(
+            key=key,
+            path=path,
+            size=os.path.getsize(path),
+            md5=digest,
+            content_type=content_type_for(rel, content_types),
+            cache_control=cache_control_for(rel, cache_rules, default_cache_control),
+        )
+        for (key, rel, path), digest in zip(found, digests, strict=True)
+    }
 
 
 def _raise(error: OSError) -> None:

@@ -202,7 +202,12 @@ class SiteSync:
         self.client = module.client(
             "s3",
             retry_decorator=AWSRetry.jittered_backoff(),
-            config={"max_pool_connections": concurrency + 2},
+            # Our own Content-MD5 guards each body; botocore's default CRC32 on every upload only costs CPU.
+            config={
+                "max_pool_connections": concurrency + 2,
+                "request_checksum_calculation": "when_required",
+                "response_checksum_validation": "when_required",
+            },
         )
         self.extra: dict[str, str] = {}
         if p["encryption"] != "none":
