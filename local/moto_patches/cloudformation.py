@@ -13,7 +13,12 @@ segment and one ``AWS::ApiGateway::Method`` per operation (integration type, met
 an API without methods), and each Stage folded into its Deployment's ``StageName``
 (references to the Stage become its stage name). It is pure and idempotent.
 
-The patch applies it where moto *parses* a template (``Stack.parse_template`` and
+A second gap sits next to it: CreateChangeSet without ``ChangeSetType`` means ``UPDATE`` on AWS,
+but ``CREATE`` in moto, which then files a second, empty stack of the same name in
+``REVIEW_IN_PROGRESS`` (amazon.aws.cloudformation omits the type for updates and in check mode).
+``_create_change_set`` supplies the AWS default.
+
+The rewrite applies where moto *parses* a template (``Stack.parse_template`` and
 ``ChangeSet._parse_template``), not where the request arrives: the stack keeps the template text it
 was sent, so ``GetTemplate`` answers what the client sent and an unchanged re-deploy is still
 recognised as "No updates are to be performed".
@@ -25,7 +30,7 @@ import copy
 import re
 from typing import Any
 
-from moto.cloudformation import models
+from moto.cloudformation import models, responses
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "any")
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
@@ -175,6 +180,19 @@ def _changeset_parse_template(self: models.ChangeSet) -> None:
     self.template_dict = rewrite_template(self.template_dict)
 
 
+_original_create_change_set = responses.CloudFormationResponse.create_change_set
+
+
+def _create_change_set(self: responses.CloudFormationResponse) -> Any:
+    if self._get_param("ChangeSetType") is None:
+        if self.automated_parameter_parsing:
+            self.params["ChangeSetType"] = "UPDATE"
+        else:
+            self.querystring["ChangeSetType"] = ["UPDATE"]
+    return _original_create_change_set(self)
+
+
 def apply() -> None:
+    responses.CloudFormationResponse.create_change_set = _create_change_set  # type: ignore[method-assign]
     models.Stack.parse_template = staticmethod(_stack_parse_template)  # type: ignore[method-assign]
     models.ChangeSet._parse_template = _changeset_parse_template  # type: ignore[method-assign]
