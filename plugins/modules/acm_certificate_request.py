@@ -79,6 +79,7 @@ validation_records:
     value: {description: Record value, type: str}
 """
 
+import hashlib
 import time
 from typing import Any
 
@@ -169,7 +170,8 @@ def main() -> None:
             request: dict[str, Any] = {
                 "DomainName": p["domain_name"],
                 "ValidationMethod": "DNS",
-                "IdempotencyToken": "".join(ch for ch in p["domain_name"] if ch.isalnum())[:32],
+                # Same names, same token: a retried request within the hour returns the same certificate.
+                "IdempotencyToken": hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:32],
             }
             if p["subject_alternative_names"]:
                 request["SubjectAlternativeNames"] = sorted(names)
