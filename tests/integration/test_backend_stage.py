@@ -1,0 +1,116 @@
+"""sam_backend against the private emulator: check on empty, apply, idempotence, outputs and config.json."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, ansible_env
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+OUTPUTS = {"ApiUrl", "TableName", "CounterFunctionName", "ContactFunctionName"}
+
+
+def changed(output: str) -> int:
+    match = RECAP.search(output)
+    assert match, output[-3000:]
+    assert match.group(4) == "0", output[-3000:]
+    return int(match.group(2))
+
+
+@pytest.fixture(scope="module")
+def converged(moto_url, tmp_path_factory):
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    config = tmp_path_factory.mktemp("site") / "config.json"
+    build = tmp_path_factory.mktemp("build")
+    outputs = {"config": config}
+    for step, args in (("check_empty", ["--check"]), ("apply", []), ("again", []), ("check_converged", ["--check"])):
+        proc = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/ansible-playbook"),
+                "playbooks/backend.yml",
+                "-e",
+                f"site_config_json={config}",
+                "-e",
+                f"sam_backend_build_dir={build}",
+                *args,
+            ],
+            cwd=ROOT,
+            env=ansible_env(moto_url),
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, f"{step} failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
+        outputs[step] = proc.stdout
+        if step == "check_empty":
+            assert not config.exists() or json.loads(config.read_text())  # check mode writes nothing real
+    return outputs
+
+
+def test_check_on_empty_then_apply_then_no_change(converged):
+    assert changed(converged["check_empty"]) > 0
+    assert changed(converged["apply"]) > 0
+    assert changed(converged["again"]) == 0, converged["again"][-3000:]
+    assert changed(converged["check_converged"]) == 0, converged["check_converged"][-3000:]
+
+
+def test_prod_and_test_stacks_have_their_outputs(converged, aws_client):
+    cfn = aws_client("cloudformation")
+    stacks = {s["StackName"]: s for s in cfn.describe_stacks()["Stacks"]}
+    assert set(stacks) == {"cloudsite-backend-prod", "cloudsite-backend-test"}
+    for stage in ("prod", "test"):
+        stack = stacks[f"cloudsite-backend-{stage}"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert OUTPUTS <= set(outputs)
+        assert outputs["ApiUrl"].endswith(f"/{stage}")
+        params = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        assert params["Stage"] == stage and params["SenderEmail"] == "noreply@example.com"
+        assert {t["Key"]: t["Value"] for t in stack["Tags"]}["stage"] == stage
+
+
+def test_artifacts_are_content_addressed_and_private(converged, aws_client):
+    s3 = aws_client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="cloudsite-local-artifacts")["Contents"]]
+    assert len(keys) == 2
+    assert all(re.fullmatch(r"backend/[0-9a-f]{64}\.zip", k) for k in keys)
+    block = s3.get_public_access_block(Bucket="cloudsite-local-artifacts")["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+
+
+def test_sender_is_an_ses_identity(converged, aws_client):
+    assert "noreply@example.com" in aws_client("ses").list_identities()["Identities"]
+
+
+def test_config_json_holds_the_api_url(converged):
+    # The local inventory points the site at the local API (sam_backend_api_base_url).
+    assert json.loads(converged["config"].read_text()) == {"apiBaseUrl": "http://127.0.0.1:3001/prod"}
+
+
+def test_config_json_defaults_to_the_prod_api_url_output(converged, moto_url, aws_client, tmp_path):
+    config = tmp_path / "config.json"
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "playbooks/backend.yml",
+            "-e",
+            f"site_config_json={config}",
+            "-e",
+            "sam_backend_api_base_url=''",
+            "-e",
+            f"sam_backend_build_dir={tmp_path / 'build'}",
+        ],
+        cwd=ROOT,
+        env=ansible_env(moto_url),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    stack = aws_client("cloudformation").describe_stacks(StackName="cloudsite-backend-prod")["Stacks"][0]
+    api_url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "ApiUrl")
+    assert json.loads(config.read_text()) == {"apiBaseUrl": api_url}

@@ -1,0 +1,73 @@
+"""Bad input stops the deploy in the guard play, naming the variable, before any AWS resource exists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import ROOT, ansible_env
+
+pytestmark = [pytest.mark.emulator]
+
+CASES = [
+    ({"project_name": "Cloud_Site"}, "project_name"),
+    ({"aws_region": "useast1"}, "aws_region"),
+    ({"site_bucket_name": "Bad..Bucket"}, "site_bucket_name"),
+    ({"artifacts_bucket_name": "192.168.1.1"}, "artifacts_bucket_name"),
+    ({"artifacts_bucket_name": "cloudsite-local-site"}, "artifacts_bucket_name"),
+    ({"domain_name": "not a domain"}, "domain_name"),
+    ({"domain_name": "example.com", "hosted_zone_id": ""}, "hosted_zone_id"),
+    ({"web_container_ports": [22, 8082]}, "web_container_ports"),
+    ({"web_container_ports": [8081, 8081]}, "web_container_ports"),
+    ({"site_source_dir": "/nonexistent/site"}, "site_source_dir"),
+    ({"backend_template": "/nonexistent/template.yaml"}, "backend_template"),
+]
+
+
+def _playbook() -> str:
+    """site.yml once every stage it imports exists; the infra and backend stages otherwise."""
+    text = (ROOT / "site.yml").read_text()
+    imported = [line.split(":", 1)[1].strip() for line in text.splitlines() if "import_playbook:" in line]
+    return "site.yml" if all((ROOT / p).exists() for p in imported) else "playbooks/infra.yml"
+
+
+def _account_is_empty(aws_client) -> None:
+    vpcs = aws_client("ec2").describe_vpcs()["Vpcs"]
+    assert [v["IsDefault"] for v in vpcs] == [True]
+    assert aws_client("s3").list_buckets()["Buckets"] == []
+    assert aws_client("cloudformation").describe_stacks()["Stacks"] == []
+    assert aws_client("ec2").describe_key_pairs()["KeyPairs"] == []
+
+
+@pytest.mark.parametrize(("extra", "variable"), CASES, ids=[f"{v}-{i}" for i, (_, v) in enumerate(CASES)])
+def test_bad_input_fails_in_the_guard_naming_the_variable(extra, variable, moto_reset, aws_client):
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), _playbook(), "-e", json.dumps(extra)],
+        cwd=ROOT,
+        env=ansible_env(moto_reset),
+        capture_output=True,
+        text=True,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-2000:]
+    failed = [line for line in output.splitlines() if line.startswith(("[ERROR]: Task failed", "fatal:"))]
+    assert failed, output[-2000:]
+    assert variable in failed[0], output[-2000:]
+    assert "TASK [guard :" in output
+    # Nothing past the guard ran.
+    assert "TASK [aws_network" not in output and "TASK [sam_backend" not in output
+    _account_is_empty(aws_client)
+
+
+def test_good_input_passes_the_guard(moto_reset):
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "playbooks/backend.yml", "--tags", "guard_only_never_matches"],
+        cwd=ROOT,
+        env=ansible_env(moto_reset),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    assert "failed=0" in proc.stdout
