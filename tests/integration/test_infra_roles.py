@@ -36,11 +36,14 @@ def changed(output: str) -> int:
 
 
 def remove_standins(moto_url: str) -> None:
+    """Remove the stand-ins of this test's emulator (both labels) and their volumes, nothing else."""
     names = subprocess.run(
         [
             "docker",
             "ps",
-            "-aq",
+            "-a",
+            "--format",
+            "{{.Names}}",
             "--filter",
             "label=cloudsite.standin=1",
             "--filter",
@@ -51,12 +54,7 @@ def remove_standins(moto_url: str) -> None:
     ).stdout.split()
     if names:
         subprocess.run(["docker", "rm", "-f", "-v", *names], capture_output=True)
-    volumes = subprocess.run(
-        ["docker", "volume", "ls", "-q", "--filter", "label=cloudsite.standin=1"], capture_output=True, text=True
-    ).stdout.split()
-    for volume in volumes:
-        if volume.startswith("i-"):
-            subprocess.run(["docker", "volume", "rm", volume], capture_output=True)  # in use elsewhere: kept
+        subprocess.run(["docker", "volume", "rm", "-f", *(f"{n}-docker" for n in names)], capture_output=True)
 
 
 @pytest.fixture(scope="module")
