@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import ipaddress
 import json
 import os
 import re
@@ -177,6 +178,9 @@ class LocalApi:
             return _json(503, {"error": str(exc)})
         except (BotoCoreError, ClientError) as exc:
             return _json(502, {"error": f"the emulator did not answer: {exc}"})
+        origin = next((v for k, v in headers.items() if k.lower() == "origin"), "")
+        if is_local_frontend(origin):
+            env = {**env, "ALLOWED_ORIGIN": origin}
         if method == "OPTIONS":
             return 200, _cors(env["ALLOWED_ORIGIN"]), ""
         if method not in methods:
@@ -186,6 +190,25 @@ class LocalApi:
         event = proxy_event(method, stage, route, raw_path, headers, body, source_ip)
         result = module.handle(event, module.config_from_env(env), client)
         return int(result["statusCode"]), dict(result.get("headers") or {}), result.get("body") or ""
+
+
+def is_local_frontend(origin: str) -> bool:
+    """True for an ``http://`` origin on loopback or on a private address (a stand-in's frontend).
+
+    Offline there is no CloudFront in front of the site: the demo page is opened at a stand-in
+    container's address (or loopback), not at the distribution domain that the stack's
+    AllowedOrigin names. The local API admits those origins as well; the deployed API never does.
+    """
+    parts = urlsplit(origin)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private
 
 
 def _cors(origin: str) -> dict[str, str]:

@@ -202,3 +202,15 @@ def test_envctl_up_starts_and_down_stops_the_local_api(tmp_path):
     assert not (tmp_path / "local_api.pid").exists()
     with pytest.raises(OSError):
         request(f"http://127.0.0.1:{api_port}/healthz")
+
+
+def test_local_frontend_origins_are_admitted_other_origins_are_not():
+    from local.local_api import is_local_frontend
+
+    assert is_local_frontend("http://127.0.0.1:8081")
+    assert is_local_frontend("http://172.17.0.2:8082")
+    assert is_local_frontend("http://localhost:8000")
+    assert not is_local_frontend("https://d111111abcdef8.cloudfront.net")
+    assert not is_local_frontend("http://evil.example")
+    assert not is_local_frontend("http://8.8.8.8")
+    assert not is_local_frontend("")
