@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
+import os
 import subprocess
 import sys
 import threading
@@ -28,7 +28,8 @@ from tests.conftest import ROOT, free_port
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium; CI runners without it point CHROMIUM at another Chromium build (e.g. google-chrome).
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -115,8 +116,8 @@ def site(moto_reset, aws_client, tmp_path):
 @pytest.fixture
 def browser(tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists() and not shutil.which("chromium"):
-        pytest.fail("Debian's chromium package is needed (apt-get install chromium)")
+    if not CHROMIUM.exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium, or set CHROMIUM to a Chromium binary")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
