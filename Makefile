@@ -43,5 +43,8 @@ local-down:
 local-reset:
 	@$(BIN)/python -m local.envctl reset
 
+bench: setup
+	$(BIN)/python bench/s3_sync_bench.py $(BENCH_ARGS)
+
 summary: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
