@@ -148,7 +148,10 @@ def deployed(moto_url, docker_engine, tmp_path_factory):
             for stage in ("infra", "backend", "static")
         )
     )
+    work = deploy.parent
     extra = ["-e", f"domain_name={DOMAIN}", "-e", f"hosted_zone_id={zone}"]
+    # Its own build and runtime config: the repository's are shared with `make demo` and other runs.
+    extra += ["-e", f"site_build_dir={work / 'build'}", "-e", f"site_config_json={work / 'config.json'}"]
     try:
         recap(run_playbook(moto_url, deploy, *extra))
         # A versioned bucket with an overwritten object and a delete marker: emptying must take them all.
