@@ -121,3 +121,12 @@ def ansible_env(moto_url: str) -> dict[str, str]:
         }
     )
     return env
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print artifacts that tests recorded (e.g. the browser screenshot), so CI logs show their paths."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, value in getattr(report, "user_properties", []):
+                if name == "screenshot" and getattr(report, "when", "") == "call":
+                    terminalreporter.write_line(f"screenshot: {value} ({report.nodeid})")
