@@ -19,6 +19,8 @@ Known gaps and what we do about them:
 | 8 | ELBv2 | no data plane: the ALB routes no traffic, health is ``healthy`` at once | not patched: the frontend role checks ``/healthz`` on the host itself before registering |
 | 9 | EC2 | the AMI catalogue has no Debian image (owner 136693071363, ``debian-12-amd64-*``) | ``ec2_amis``: seed two Debian 12 AMIs into the catalogue every backend (and reset) loads |
 | 10 | DynamoDB | item writes are not atomic under the threaded server: concurrent ``UpdateItem ADD`` on one item can lose increments | ``dynamodb``: serialise the backend's item reads/writes with one lock |
+| 11 | Route 53 | hosted zone ids are 22 random characters; AWS ids start with ``Z`` (the guard checks that form) | ``route53``: ids ``Z`` + 20 characters |
+| 12 | CloudFormation | deleting a stack leaves its ``AWS::ApiGateway::RestApi`` (untagged, nothing billed offline) | not patched: known, harmless offline; teardown checks tagged resources |
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb")
+PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53")
 _applied: list[str] = []
 
 

@@ -176,3 +176,21 @@ def test_patches_refuse_other_moto_version(monkeypatch):
     monkeypatch.setattr(moto, "__version__", "0.0.1")
     with pytest.raises(moto_patches.MotoVersionMismatch, match=r"written for moto 5\.2\.5"):
         moto_patches.apply_all()
+
+
+def zone_ids(url: str, count: int) -> list[str]:
+    r53 = client(url, "route53")
+    return [
+        r53.create_hosted_zone(Name=f"z{i}-{free_port()}.example.com", CallerReference=f"ref-{i}-{free_port()}")[
+            "HostedZone"
+        ]["Id"].rsplit("/", 1)[-1]
+        for i in range(count)
+    ]
+
+
+def test_route53_zone_ids_look_like_aws(moto_url):
+    assert all(z.startswith("Z") and len(z) == 21 for z in zone_ids(moto_url, 10))
+
+
+def test_route53_zone_id_gap_exists_unpatched(plain_moto_url):
+    assert not all(z.startswith("Z") for z in zone_ids(plain_moto_url, 10))
