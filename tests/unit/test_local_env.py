@@ -70,7 +70,9 @@ def test_all_base_images_present_after_setup(docker_engine):
 @pytest.fixture
 def envctl(tmp_path):
     port = free_port()
-    env = dict(os.environ, LOCAL_AWS_PORT=str(port), LOCAL_STATE_DIR=str(tmp_path / "state"))
+    env = dict(
+        os.environ, LOCAL_AWS_PORT=str(port), LOCAL_API_PORT=str(free_port()), LOCAL_STATE_DIR=str(tmp_path / "state")
+    )
 
     def call(*args: str):
         return run([sys.executable, "-m", "local.envctl", *args], env=env)
