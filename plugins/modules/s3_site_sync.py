@@ -154,6 +154,13 @@ manifest_written:
   description: Whether the manifest object was (or would be) rewritten.
   returned: always
   type: bool
+previous_manifest_digest:
+  description:
+    - Digest of the manifest found before this run (empty when there was none); it names the build the run
+      started from. Passed into the invalidation's I(build_hash), it makes the CallerReference name the
+      transition, so publishing a build again after a rollback invalidates again.
+  returned: always
+  type: str
 """
 
 import os
@@ -172,6 +179,7 @@ from ansible.module_utils.site_sync import (
     LocalFile,
     RemoteObject,
     join_key,
+    manifest_digest,
     md5_base64,
     next_manifest,
     normalise_etag,
@@ -374,6 +382,7 @@ def run(module: AnsibleAWSModule) -> dict:
         "unchanged_count": len(plan.unchanged),
         "reasons": {strip_prefix(sync.prefix, k): v for k, v in plan.upload.items()},
         "verified": len(heads),
+        "previous_manifest_digest": manifest_digest(manifest),
     }
     if module._diff:
         result["diff"] = plan_diff(plan, local, remote, known, location)
