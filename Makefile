@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup lint pytest molecule local-up local-down local-reset summary bench check-inventory clean
+.PHONY: demo test setup lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory
 
 setup:
 	@bash local/bootstrap.sh
@@ -45,6 +45,9 @@ local-reset:
 
 bench: setup
 	$(BIN)/python bench/s3_sync_bench.py $(BENCH_ARGS)
+
+rollback: setup check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/rollback.yml $(ANSIBLE_ARGS)
 
 summary: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
