@@ -153,12 +153,12 @@ try:
 except ImportError:
     AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
 
+from ansible.module_utils.site_bucket import SiteBucket
 from ansible.module_utils.site_sync import (
     DEFAULT_MANIFEST_KEY,
     ObjectVersion,
     RemoteObject,
     attach_sources,
-    join_key,
     manifest_versions,
     normalise_etag,
     parse_manifest_strict,
@@ -170,33 +170,10 @@ from ansible.module_utils.site_sync import (
 )
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
-class SiteRestore:
+class SiteRestore(SiteBucket):
     """Wires the pure restore planning in ``module_utils/site_sync.py`` to boto3."""
-
-    def __init__(self, module: AnsibleAWSModule) -> None:
-        self.module = module
-        p = module.params
-        self.bucket: str = p["bucket"]
-        self.prefix: str = p["prefix"].strip("/")
-        self.manifest_key = join_key(self.prefix, p["manifest_key"])
-        self.concurrency = max(1, p["max_concurrency"])
-        self.client = module.client(
-            "s3",
-            retry_decorator=AWSRetry.jittered_backoff(),
-            config={
-                "max_pool_connections": self.concurrency + 2,
-                "request_checksum_calculation": "when_required",
-                "response_checksum_validation": "when_required",
-            },
-        )
-        self.extra: dict[str, str] = {}
-        if p["encryption"] != "none":
-            self.extra["ServerSideEncryption"] = p["encryption"]
-            if p["kms_key_id"]:
-                self.extra["SSEKMSKeyId"] = p["kms_key_id"]
 
     # --- reads ---------------------------------------------------------------------------------
     def versions(self, key: str) -> list[ObjectVersion]:
@@ -233,14 +210,7 @@ class SiteRestore:
             return dict(zip(keys, pool.map(self.versions, keys), strict=True))
 
     def list_remote(self) -> dict[str, RemoteObject]:
-        kwargs = {"Bucket": self.bucket}
-        if self.prefix:
-            kwargs["Prefix"] = self.prefix + "/"
-        remote: dict[str, RemoteObject] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
-            for item in page.get("Contents", []):
-                remote[item["Key"]] = RemoteObject(item["Key"], normalise_etag(item["ETag"]), item["Size"])
-        return remote
+        return self.list_objects()
 
     def read_version(self, version: ObjectVersion) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=version.key, VersionId=version.version_id)["Body"].read()
@@ -276,27 +246,6 @@ class SiteRestore:
                 except Exception as e:  # reported together, after every copy has finished
                     errors[key] = e
         return etags, errors
-
-    def delete_keys(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            batch = keys[start : start + 1000]
-            answer = self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-            )
-            if answer.get("Errors"):
-                first = answer["Errors"][0]
-                raise RuntimeError(f"delete of {first['Key']} failed: {first.get('Code')} {first.get('Message')}")
-
-    def write_manifest(self, body: str) -> str:
-        answer = self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.manifest_key,
-            Body=body.encode(),
-            ContentType="application/json",
-            CacheControl="no-cache",
-            **self.extra,
-        )
-        return answer.get("VersionId") or ""
 
 
 def named(keys: list[str], limit: int = 10) -> str:

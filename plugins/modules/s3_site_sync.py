@@ -171,6 +171,7 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible.module_utils.site_bucket import SiteBucket
 from ansible.module_utils.site_sync import (
     CONTENT_MD5_META,
     DEFAULT_CACHE_CONTROL,
@@ -178,11 +179,9 @@ from ansible.module_utils.site_sync import (
     DEFAULT_MANIFEST_KEY,
     LocalFile,
     RemoteObject,
-    join_key,
     manifest_digest,
     md5_base64,
     next_manifest,
-    normalise_etag,
     parse_manifest,
     plan_diff,
     plan_sync,
@@ -193,35 +192,10 @@ from ansible.module_utils.site_sync import (
 )
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
-class SiteSync:
+class SiteSync(SiteBucket):
     """Wires the pure planner in ``module_utils/site_sync.py`` to boto3."""
-
-    def __init__(self, module: AnsibleAWSModule) -> None:
-        self.module = module
-        p = module.params
-        self.bucket: str = p["bucket"]
-        self.prefix: str = p["prefix"].strip("/")
-        self.manifest_key = join_key(self.prefix, p["manifest_key"])
-        concurrency = max(1, p["max_concurrency"])
-        self.concurrency = concurrency
-        self.client = module.client(
-            "s3",
-            retry_decorator=AWSRetry.jittered_backoff(),
-            # Our own Content-MD5 guards each body; botocore's default CRC32 on every upload only costs CPU.
-            config={
-                "max_pool_connections": concurrency + 2,
-                "request_checksum_calculation": "when_required",
-                "response_checksum_validation": "when_required",
-            },
-        )
-        self.extra: dict[str, str] = {}
-        if p["encryption"] != "none":
-            self.extra["ServerSideEncryption"] = p["encryption"]
-            if p["kms_key_id"]:
-                self.extra["SSEKMSKeyId"] = p["kms_key_id"]
 
     def fail(self, error: Exception, msg: str) -> None:
         if isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
@@ -230,20 +204,12 @@ class SiteSync:
 
     # --- reads ---------------------------------------------------------------------------------
     def list_remote(self) -> dict[str, RemoteObject]:
-        kwargs = {"Bucket": self.bucket}
-        if self.prefix:
-            kwargs["Prefix"] = self.prefix + "/"
-        remote: dict[str, RemoteObject] = {}
         try:
-            paginator = self.client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(**kwargs):
-                for item in page.get("Contents", []):
-                    remote[item["Key"]] = RemoteObject(item["Key"], normalise_etag(item["ETag"]), item["Size"])
+            return self.list_objects()
         except is_boto3_error_code("NoSuchBucket") as e:
             self.module.fail_json_aws(e, msg=f"Bucket {self.bucket} does not exist; nothing was uploaded")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
             self.module.fail_json_aws(e, msg=f"Failed to list s3://{self.bucket}/{self.prefix}")
-        return remote
 
     def read_manifest(self, remote: dict[str, RemoteObject]):
         if self.manifest_key not in remote:
@@ -321,26 +287,6 @@ class SiteSync:
                 except Exception as e:  # reported after the manifest is saved
                     error = error or e
         return etags, error
-
-    def delete_keys(self, keys: list[str]) -> None:
-        for start in range(0, len(keys), 1000):
-            batch = keys[start : start + 1000]
-            answer = self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-            )
-            if answer.get("Errors"):
-                first = answer["Errors"][0]
-                raise RuntimeError(f"delete of {first['Key']} failed: {first.get('Code')} {first.get('Message')}")
-
-    def write_manifest(self, body: str) -> None:
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.manifest_key,
-            Body=body.encode(),
-            ContentType="application/json",
-            CacheControl="no-cache",
-            **self.extra,
-        )
 
 
 def run(module: AnsibleAWSModule) -> dict:

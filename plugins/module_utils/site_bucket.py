@@ -1,0 +1,73 @@
+"""The S3 side shared by ``s3_site_sync`` (publish) and ``s3_site_restore`` (rollback).
+
+Both modules work on the same thing: a site under a prefix of a bucket, described by the manifest
+object that ``s3_site_sync`` writes last. This class holds the client and the calls both make; each
+module adds its own reads and writes (uploads and HEADs; object versions and copies).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.module_utils.site_sync import RemoteObject, join_key, normalise_etag
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+
+class SiteBucket:
+    """A site's objects in ``bucket``/``prefix`` and its manifest."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        p = module.params
+        self.bucket: str = p["bucket"]
+        self.prefix: str = p["prefix"].strip("/")
+        self.manifest_key = join_key(self.prefix, p["manifest_key"])
+        self.concurrency = max(1, p["max_concurrency"])
+        self.client = module.client(
+            "s3",
+            retry_decorator=AWSRetry.jittered_backoff(),
+            # Our own Content-MD5 guards each body; botocore's default CRC32 on every upload only costs CPU.
+            config={
+                "max_pool_connections": self.concurrency + 2,
+                "request_checksum_calculation": "when_required",
+                "response_checksum_validation": "when_required",
+            },
+        )
+        self.extra: dict[str, str] = {}
+        if p["encryption"] != "none":
+            self.extra["ServerSideEncryption"] = p["encryption"]
+            if p["kms_key_id"]:
+                self.extra["SSEKMSKeyId"] = p["kms_key_id"]
+
+    def list_objects(self) -> dict[str, RemoteObject]:
+        """One paginated ListObjectsV2 of the prefix (botocore errors propagate to the caller)."""
+        kwargs = {"Bucket": self.bucket}
+        if self.prefix:
+            kwargs["Prefix"] = self.prefix + "/"
+        remote: dict[str, RemoteObject] = {}
+        for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+            for item in page.get("Contents", []):
+                remote[item["Key"]] = RemoteObject(item["Key"], normalise_etag(item["ETag"]), item["Size"])
+        return remote
+
+    def delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            answer = self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise RuntimeError(f"delete of {first['Key']} failed: {first.get('Code')} {first.get('Message')}")
+
+    def write_manifest(self, body: str) -> str:
+        """Write the manifest last; returns its version id ("" when the bucket is not versioned)."""
+        answer = self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.manifest_key,
+            Body=body.encode(),
+            ContentType="application/json",
+            CacheControl="no-cache",
+            **self.extra,
+        )
+        return answer.get("VersionId") or ""
