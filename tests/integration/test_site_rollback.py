@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, ansible_env
+from tests.integration.test_site_sync import create_s3_distribution
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -117,30 +118,7 @@ def env(tmp_path, moto_reset, aws_client):
     bucket = "site-" + uuid.uuid4().hex[:8]
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    dist = cf.create_distribution(
-        DistributionConfig={
-            "CallerReference": bucket,
-            "Comment": COMMENT,
-            "Enabled": True,
-            "Origins": {
-                "Quantity": 1,
-                "Items": [
-                    {
-                        "Id": "s3",
-                        "DomainName": f"{bucket}.s3.amazonaws.com",
-                        "S3OriginConfig": {"OriginAccessIdentity": ""},
-                    }
-                ],
-            },
-            "DefaultCacheBehavior": {
-                "TargetOriginId": "s3",
-                "ViewerProtocolPolicy": "allow-all",
-                "MinTTL": 0,
-                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                "TrustedSigners": {"Enabled": False, "Quantity": 0},
-            },
-        }
-    )["Distribution"]["Id"]
+    dist = create_s3_distribution(cf, bucket, COMMENT)
     url = moto_reset
     conn = {"region": "us-east-1", "endpoint_url": url, "access_key": "testing", "secret_key": "testing"}
 

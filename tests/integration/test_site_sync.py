@@ -117,16 +117,12 @@ def keys(s3, bucket: str) -> set[str]:
     return {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
 
 
-@pytest.fixture
-def env(tmp_path, moto_reset, aws_client):
-    s3 = aws_client("s3")
-    cf = aws_client("cloudfront")
-    bucket = "site-" + uuid.uuid4().hex[:8]
-    s3.create_bucket(Bucket=bucket)
-    dist = cf.create_distribution(
+def create_s3_distribution(cf, bucket: str, comment: str = "cloudsite site") -> str:
+    """A distribution over the bucket, commented as the static stage looks it up; returns its id."""
+    return cf.create_distribution(
         DistributionConfig={
             "CallerReference": bucket,
-            "Comment": "cloudsite site",
+            "Comment": comment,
             "Enabled": True,
             "Origins": {
                 "Quantity": 1,
@@ -147,6 +143,15 @@ def env(tmp_path, moto_reset, aws_client):
             },
         }
     )["Distribution"]["Id"]
+
+
+@pytest.fixture
+def env(tmp_path, moto_reset, aws_client):
+    s3 = aws_client("s3")
+    cf = aws_client("cloudfront")
+    bucket = "site-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=bucket)
+    dist = create_s3_distribution(cf, bucket)
     site = make_site(tmp_path / "site")
     return {"s3": s3, "cf": cf, "bucket": bucket, "dist": dist, "site": site, "tmp": tmp_path, "url": moto_reset}
 
