@@ -69,20 +69,69 @@ def _port_open(p: int) -> bool:
         return s.connect_ex((HOST, p)) == 0
 
 
-def is_moto(url: str, timeout: float = 1.0) -> bool:
+HEALTH_PATH = "/moto-api/cloudsite/health"
+
+
+def probe(url: str, timeout: float = 2.0) -> dict | None:
+    """Who answers at ``url``: the identity a ``local.moto_server`` reports, or None.
+
+    The health route is answered before moto sees the request, so its cost and success do not depend on
+    the emulator's state (moto's ``/moto-api/data.json`` serialises all of it, and fails after a
+    teardown). ``{}`` means a plain moto server (not this project's) answers.
+    """
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout) as resp:
-            json.load(resp)
-            return resp.status == 200
-    except (OSError, ValueError, urllib.error.URLError):
-        return False
+        with urllib.request.urlopen(f"{url}{HEALTH_PATH}", timeout=timeout) as resp:
+            data = json.load(resp)
+            if resp.status == 200 and isinstance(data, dict) and data.get("service") == "cloudsite-moto":
+                return data
+    except urllib.error.HTTPError:
+        pass
+    except (OSError, ValueError):
+        return None
+    # Something answered HTTP but not our route: a moto server of someone else's answers /moto-api/ here.
+    try:
+        with urllib.request.urlopen(f"{url}/moto-api/", timeout=timeout) as resp:
+            return {} if resp.status == 200 and b"moto" in resp.read(4096).lower() else None
+    except (OSError, ValueError):
+        return None
+
+
+def is_moto(url: str, timeout: float = 2.0) -> bool:
+    return bool(probe(url, timeout))
+
+
+def _cmdline(pid: int) -> list[str]:
+    """The process's argument vector (Linux /proc; ps elsewhere, e.g. macOS)."""
+    try:
+        return [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0") if a]
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    except OSError:
+        return []
+    return out.stdout.split()
+
+
+def owned_pid(name: str, module: str, p: int) -> int | None:
+    """The pid from ``.local/<name>.pid`` if that process is alive and is this checkout's ``module`` on port p.
+
+    Ownership comes from the pid file and the process's command line, never from how fast it answers.
+    """
+    pid = _read_pid(name)
+    if pid is None:
+        return None
+    argv = _cmdline(pid)
+    if module in argv and "--port" in argv and argv[argv.index("--port") + 1 : argv.index("--port") + 2] == [str(p)]:
+        return pid
+    return None
 
 
 def wait_ready(url: str, timeout: float = 30.0, pid: int | None = None) -> float:
-    """Poll until moto answers; return seconds waited. Fail early if the process died."""
+    """Poll until this project's emulator answers; return seconds waited. Fail early if the process died."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        if is_moto(url, timeout=0.5):
+        if probe(url, timeout=1.0):
             return time.monotonic() - started
         if pid is not None and not _alive(pid):
             raise EnvError(f"the emulator exited during start-up; see {STATE / 'moto.log'}")
@@ -93,11 +142,29 @@ def wait_ready(url: str, timeout: float = 30.0, pid: int | None = None) -> float
 def start_moto(p: int | None = None) -> tuple[int, str]:
     p = p or port()
     url = endpoint(p)
-    pid = _read_pid("moto")
-    if pid and is_moto(url):
+    pid = owned_pid("moto", "local.moto_server", p)
+    if pid:
+        # Ours by pid file and command line: wait for it (a busy emulator is slow, not foreign).
+        try:
+            wait_ready(url, timeout=60, pid=pid)
+        except EnvError as exc:
+            raise EnvError(
+                f"the emulator started here (pid {pid}) does not answer at {url}: {exc}; run 'make local-down'"
+            ) from exc
         return pid, "reused"
     if _port_open(p):
-        if is_moto(url):
+        who = probe(url)
+        if who and who.get("root") == str(ROOT) and who.get("port") == p and _alive(int(who.get("pid", 0))):
+            # This checkout's emulator whose pid file was lost: adopt it.
+            STATE.mkdir(parents=True, exist_ok=True)
+            _pidfile("moto").write_text(str(who["pid"]))
+            return int(who["pid"]), "reused"
+        if who:
+            raise EnvError(
+                f"an emulator of another checkout ({who.get('root')}, pid {who.get('pid')}) answers on {url}; "
+                "stop it there ('make local-down') or set LOCAL_AWS_PORT"
+            )
+        if who is not None:
             raise EnvError(f"a moto server not managed here already answers on {url}; stop it or set LOCAL_AWS_PORT")
         raise EnvError(
             f"port {p} on {HOST} is in use by something that is not the emulator; set LOCAL_AWS_PORT to a free port"
@@ -149,8 +216,15 @@ def is_local_api(p: int, timeout: float = 1.0) -> bool:
 def start_local_api(p: int | None = None) -> tuple[int, str]:
     """Start (or reuse) local.local_api, the offline stand-in for the backend's API Gateway."""
     p = p or local_api_port()
-    pid = _read_pid("local_api")
-    if pid and is_local_api(p):
+    pid = owned_pid("local_api", "local.local_api", p)
+    if pid:
+        started = time.monotonic()
+        while not is_local_api(p, timeout=2.0):
+            if not _alive(pid) or time.monotonic() - started > 20:
+                raise EnvError(
+                    f"the local API started here (pid {pid}) does not answer on port {p}; run 'make local-down'"
+                )
+            time.sleep(0.2)
         return pid, "reused"
     if _port_open(p):
         raise EnvError(

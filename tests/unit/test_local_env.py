@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -102,6 +103,63 @@ def test_emulator_start_ready_reuse_reset_stop(envctl):
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1)
     assert "not answering" in call("status").stdout
+
+
+def test_up_reuses_its_emulator_whatever_the_state(envctl):
+    """Thousands of objects, and a deleted bucket that held objects (what a teardown leaves): moto's
+    /moto-api/data.json is then slow or answers 500, yet every `up` reuses the emulator it started."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
+
+    call, port = envctl
+    url = f"http://127.0.0.1:{port}"
+    assert call("up").returncode == 0
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    s3.create_bucket(Bucket="big")
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket="big", Key=f"f/{i:05d}.html", Body=b"x" * 64), range(3000)))
+    s3.create_bucket(Bucket="torn-down")
+    s3.put_object(Bucket="torn-down", Key="index.html", Body=b"x")
+    s3.delete_object(Bucket="torn-down", Key="index.html")
+    s3.delete_bucket(Bucket="torn-down")
+    # The state-sized endpoint the old probe used now fails (the condition after a teardown).
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=30)
+    for _ in range(5):
+        again = call("up")
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.startswith(f"emulator reused: {url}"), again.stdout
+    assert f"emulator: {url} answering" in call("status").stdout
+
+
+def test_up_adopts_its_own_emulator_when_the_pid_file_is_lost(envctl, tmp_path):
+    call, port = envctl
+    first = call("up")
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "state" / "moto.pid").unlink()
+    again = call("up")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"emulator reused: http://127.0.0.1:{port}")
+    assert (tmp_path / "state" / "moto.pid").read_text().strip() == first.stdout.split("pid ")[1].split(")")[0]
+
+
+def test_a_foreign_moto_on_the_port_is_one_clear_line(envctl):
+    """A plain moto server (not this checkout's) on the port is named as such, never reused."""
+    from tests.conftest import start_moto
+
+    call, port = envctl
+    foreign = start_moto(port, patched=False)
+    try:
+        result = call("up")
+    finally:
+        foreign.terminate()
+        foreign.wait(timeout=10)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: a moto server not managed here already answers on http://127.0.0.1:{port}; "
+        "stop it or set LOCAL_AWS_PORT"
+    ]
 
 
 def test_emulator_port_taken_by_something_else_is_one_clear_line(envctl):
