@@ -1,17 +1,23 @@
 # Two set-up commands: `make demo` and `make test`. Everything else is a building block.
 SHELL := /bin/bash
-VENV := .venv
+# VENV and PYTHON pick the venv and its interpreter (3.11-3.13), e.g. `make demo PYTHON=python3.13 VENV=.venv-3.13`.
+VENV ?= .venv
 BIN := $(VENV)/bin
 INVENTORY ?= local
+export VENV PYTHON
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory
+.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory
 
 setup:
 	@bash local/bootstrap.sh
+
+# Headless Chromium for the browser tests, installed like Docker where it is missing.
+browser:
+	@bash local/bootstrap.sh browser
 
 check-inventory:
 	@test -d inventories/$(INVENTORY) || { echo "error: unknown inventory '$(INVENTORY)': choose one of $$(ls inventories | tr '\n' ' ')" >&2; exit 2; }
@@ -28,7 +34,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: setup
+pytest: setup browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 molecule: setup

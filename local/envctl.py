@@ -43,6 +43,15 @@ def endpoint(p: int | None = None) -> str:
     return f"http://{HOST}:{p or port()}"
 
 
+def moto_name(p: int | None = None) -> str:
+    """Pid and log files are per port, so emulators on two ports of one checkout never share one."""
+    return f"moto-{p or port()}"
+
+
+def api_name(p: int | None = None) -> str:
+    return f"local_api-{p or local_api_port()}"
+
+
 def _pidfile(name: str) -> Path:
     return STATE / f"{name}.pid"
 
@@ -134,7 +143,7 @@ def wait_ready(url: str, timeout: float = 30.0, pid: int | None = None) -> float
         if probe(url, timeout=1.0):
             return time.monotonic() - started
         if pid is not None and not _alive(pid):
-            raise EnvError(f"the emulator exited during start-up; see {STATE / 'moto.log'}")
+            raise EnvError(f"the emulator exited during start-up; see {STATE / (moto_name() + '.log')}")
         time.sleep(0.1)
     raise EnvError(f"the emulator did not answer at {url} within {timeout:.0f} s")
 
@@ -142,7 +151,7 @@ def wait_ready(url: str, timeout: float = 30.0, pid: int | None = None) -> float
 def start_moto(p: int | None = None) -> tuple[int, str]:
     p = p or port()
     url = endpoint(p)
-    pid = owned_pid("moto", "local.moto_server", p)
+    pid = owned_pid(moto_name(p), "local.moto_server", p)
     if pid:
         # Ours by pid file and command line: wait for it (a busy emulator is slow, not foreign).
         try:
@@ -157,7 +166,7 @@ def start_moto(p: int | None = None) -> tuple[int, str]:
         if who and who.get("root") == str(ROOT) and who.get("port") == p and _alive(int(who.get("pid", 0))):
             # This checkout's emulator whose pid file was lost: adopt it.
             STATE.mkdir(parents=True, exist_ok=True)
-            _pidfile("moto").write_text(str(who["pid"]))
+            _pidfile(moto_name(p)).write_text(str(who["pid"]))
             return int(who["pid"]), "reused"
         if who:
             raise EnvError(
@@ -170,7 +179,7 @@ def start_moto(p: int | None = None) -> tuple[int, str]:
             f"port {p} on {HOST} is in use by something that is not the emulator; set LOCAL_AWS_PORT to a free port"
         )
     STATE.mkdir(parents=True, exist_ok=True)
-    log = open(STATE / "moto.log", "ab")
+    log = open(STATE / f"{moto_name(p)}.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.moto_server", "--host", HOST, "--port", str(p)],
         cwd=ROOT,
@@ -178,13 +187,14 @@ def start_moto(p: int | None = None) -> tuple[int, str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _pidfile("moto").write_text(str(proc.pid))
+    _pidfile(moto_name(p)).write_text(str(proc.pid))
     wait_ready(url, pid=proc.pid)
     return proc.pid, "started"
 
 
-def stop(name: str) -> bool:
-    pid = _read_pid(name)
+def stop(name: str, module: str, p: int) -> bool:
+    """Stop the process of pid file ``name`` if it is still this checkout's ``module`` on port p."""
+    pid = owned_pid(name, module, p)
     _pidfile(name).unlink(missing_ok=True)
     if not pid:
         return False
@@ -216,7 +226,7 @@ def is_local_api(p: int, timeout: float = 1.0) -> bool:
 def start_local_api(p: int | None = None) -> tuple[int, str]:
     """Start (or reuse) local.local_api, the offline stand-in for the backend's API Gateway."""
     p = p or local_api_port()
-    pid = owned_pid("local_api", "local.local_api", p)
+    pid = owned_pid(api_name(p), "local.local_api", p)
     if pid:
         started = time.monotonic()
         while not is_local_api(p, timeout=2.0):
@@ -231,7 +241,7 @@ def start_local_api(p: int | None = None) -> tuple[int, str]:
             f"port {p} on {HOST} is in use by something other than the local API; set LOCAL_API_PORT to a free port"
         )
     STATE.mkdir(parents=True, exist_ok=True)
-    log = open(STATE / "local_api.log", "ab")
+    log = open(STATE / f"{api_name(p)}.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.local_api", "--host", HOST, "--port", str(p), "--endpoint", endpoint()],
         cwd=ROOT,
@@ -239,11 +249,11 @@ def start_local_api(p: int | None = None) -> tuple[int, str]:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _pidfile("local_api").write_text(str(proc.pid))
+    _pidfile(api_name(p)).write_text(str(proc.pid))
     started = time.monotonic()
     while not is_local_api(p, timeout=0.5):
         if proc.poll() is not None:
-            raise EnvError(f"the local API exited during start-up; see {STATE / 'local_api.log'}")
+            raise EnvError(f"the local API exited during start-up; see {STATE / (api_name(p) + '.log')}")
         if time.monotonic() - started > 20:
             raise EnvError(f"the local API did not answer on port {p} within 20 s")
         time.sleep(0.1)
@@ -291,21 +301,23 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "endpoint":
             print(endpoint())
         elif args.cmd == "status":
-            pid = _read_pid("moto")
+            pid = _read_pid(moto_name())
             state = "answering" if is_moto(endpoint()) else "not answering"
             print(f"emulator: {endpoint()} {state}" + (f" (pid {pid})" if pid else " (not managed here)"))
-            pid = _read_pid("local_api")
+            pid = _read_pid(api_name())
             state = "answering" if is_local_api(local_api_port()) else "not answering"
             print(f"local API: http://{HOST}:{local_api_port()} {state}" + (f" (pid {pid})" if pid else ""))
         elif args.cmd == "reset":
             reset()
             print(f"emulator state cleared: {endpoint()}")
         elif args.cmd == "down":
-            stopped = stop("moto")
-            stop("local_api")
+            # "moto"/"local_api": the pid files of earlier versions, one per checkout.
+            stopped = stop(moto_name(), "local.moto_server", port()) | stop("moto", "local.moto_server", port())
+            stop(api_name(), "local.local_api", local_api_port())
+            stop("local_api", "local.local_api", local_api_port())
             removed = remove_standins()
-            for leftover in ("moto.log", "local_api.log"):
-                (STATE / leftover).unlink(missing_ok=True)
+            for leftover in (moto_name(), api_name()):
+                (STATE / f"{leftover}.log").unlink(missing_ok=True)
             print(f"emulator {'stopped' if stopped else 'was not running'}; removed {len(removed)} stand-in objects")
     except EnvError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,6 +19,8 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The venv running the tests (make's VENV: .venv, or e.g. .venv-py3.13 for another Python).
+BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 
 
@@ -117,7 +119,7 @@ def ansible_env(moto_url: str) -> dict[str, str]:
             "LOCAL_AWS_PORT": moto_url.rsplit(":", 1)[1],
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
-            "PATH": f"{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+            "PATH": f"{BIN}:{env.get('PATH', '')}",
         }
     )
     return env

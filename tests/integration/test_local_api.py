@@ -195,11 +195,11 @@ def test_envctl_up_starts_and_down_stops_the_local_api(tmp_path):
         assert status == 503 and "cloudsite-backend-prod" in body["error"]
         assert envctl("up").stdout.count("reused") == 2
         assert f"local API: http://127.0.0.1:{api_port} answering" in envctl("status").stdout
-        assert (tmp_path / "local_api.pid").exists()
+        assert (tmp_path / f"local_api-{api_port}.pid").exists()
     finally:
         down = envctl("down")
     assert down.returncode == 0, down.stderr
-    assert not (tmp_path / "local_api.pid").exists()
+    assert not (tmp_path / f"local_api-{api_port}.pid").exists()
     with pytest.raises(OSError):
         request(f"http://127.0.0.1:{api_port}/healthz")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,5 +119,7 @@ def test_api_is_throttled_and_cors_is_limited_to_the_origin(transformed):
 
 
 def test_cfn_lint_is_clean():
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

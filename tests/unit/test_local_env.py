@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from local import images
-from tests.conftest import ROOT, ansible_env, free_port
+from tests.conftest import BIN, ROOT, ansible_env, free_port
 
 
 def run(cmd, env=None, **kw):
@@ -137,11 +137,11 @@ def test_up_adopts_its_own_emulator_when_the_pid_file_is_lost(envctl, tmp_path):
     call, port = envctl
     first = call("up")
     assert first.returncode == 0, first.stderr
-    (tmp_path / "state" / "moto.pid").unlink()
+    (tmp_path / "state" / f"moto-{port}.pid").unlink()
     again = call("up")
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"emulator reused: http://127.0.0.1:{port}")
-    assert (tmp_path / "state" / "moto.pid").read_text().strip() == first.stdout.split("pid ")[1].split(")")[0]
+    assert (tmp_path / "state" / f"moto-{port}.pid").read_text().strip() == first.stdout.split("pid ")[1].split(")")[0]
 
 
 def test_a_foreign_moto_on_the_port_is_one_clear_line(envctl):
@@ -187,7 +187,7 @@ def test_bad_port_value_is_one_clear_line(tmp_path):
 def test_unreachable_emulator_stops_the_playbook_with_a_clear_line():
     port = free_port()
     env = ansible_env(f"http://127.0.0.1:{port}")
-    result = run([str(ROOT / ".venv/bin/ansible-playbook"), "site.yml", "--list-hosts"], env=env)
+    result = run([str(BIN / "ansible-playbook"), "site.yml", "--list-hosts"], env=env)
     assert result.returncode != 0
     message = f"the local AWS emulator does not answer at http://127.0.0.1:{port}: start it with 'make local-up'"
     assert message in result.stdout + result.stderr
