@@ -215,12 +215,18 @@ def local_api_port() -> int:
     return int(raw)
 
 
-def is_local_api(p: int, timeout: float = 1.0) -> bool:
+def local_api_identity(p: int, timeout: float = 2.0) -> dict | None:
+    """The local API's /healthz answer (ok, pid, root), or None when something else or nothing answers."""
     try:
         with urllib.request.urlopen(f"http://{HOST}:{p}/healthz", timeout=timeout) as resp:
-            return resp.status == 200 and json.load(resp) == {"ok": True}
+            data = json.load(resp)
+            return data if resp.status == 200 and isinstance(data, dict) and data.get("ok") is True else None
     except (OSError, ValueError, urllib.error.URLError):
-        return False
+        return None
+
+
+def is_local_api(p: int, timeout: float = 2.0) -> bool:
+    return local_api_identity(p, timeout) is not None
 
 
 def start_local_api(p: int | None = None) -> tuple[int, str]:
@@ -237,6 +243,11 @@ def start_local_api(p: int | None = None) -> tuple[int, str]:
             time.sleep(0.2)
         return pid, "reused"
     if _port_open(p):
+        who = local_api_identity(p)
+        if who and who.get("root") == str(ROOT) and _alive(int(who.get("pid", 0))):
+            STATE.mkdir(parents=True, exist_ok=True)
+            _pidfile(api_name(p)).write_text(str(who["pid"]))
+            return int(who["pid"]), "reused"
         raise EnvError(
             f"port {p} on {HOST} is in use by something other than the local API; set LOCAL_API_PORT to a free port"
         )

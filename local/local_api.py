@@ -166,7 +166,8 @@ class LocalApi:
     ) -> tuple[int, dict[str, str], str]:
         path = urlsplit(raw_path).path
         if path == "/healthz":
-            return _json(200, {"ok": True})
+            # pid and checkout: envctl adopts its own local API when its pid file is lost.
+            return _json(200, {"ok": True, "pid": os.getpid(), "root": str(ROOT)})
         m = _PATH.match(path)
         if not m or m["route"] not in ROUTES:
             return _json(404, {"error": f"no route for {path}"})

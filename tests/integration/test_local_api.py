@@ -189,7 +189,7 @@ def test_envctl_up_starts_and_down_stops_the_local_api(tmp_path):
     try:
         assert up.returncode == 0, up.stderr
         assert f"local API started: http://127.0.0.1:{api_port}" in up.stdout
-        assert request(f"http://127.0.0.1:{api_port}/healthz")[2] == {"ok": True}
+        assert request(f"http://127.0.0.1:{api_port}/healthz")[2]["ok"] is True
         # Nothing deployed in this fresh emulator: the stage answers 503 naming the stack.
         status, _, body = request(f"http://127.0.0.1:{api_port}/prod/count")
         assert status == 503 and "cloudsite-backend-prod" in body["error"]
