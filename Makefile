@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory
+.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit
 
 setup:
 	@bash local/bootstrap.sh
@@ -57,3 +57,10 @@ rollback: setup check-inventory
 
 summary: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
+
+# Day 2 (docs/day2.md). unlock: break a stale deploy lock (recorded); audit: the lock and the last N runs.
+unlock: check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/unlock.yml $(if $(MESSAGE),-e unlock_message='$(MESSAGE)')
+
+audit: check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/audit.yml -e audit_limit=$(or $(N),20)
