@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit
+.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh
 
 setup:
 	@bash local/bootstrap.sh
@@ -59,8 +59,24 @@ summary: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
 
 # Day 2 (docs/day2.md). unlock: break a stale deploy lock (recorded); audit: the lock and the last N runs.
+unlock: export DEPLOY_MESSAGE := $(MESSAGE)
 unlock: check-inventory
-	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/unlock.yml $(if $(MESSAGE),-e unlock_message='$(MESSAGE)')
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/unlock.yml
 
 audit: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/audit.yml -e audit_limit=$(or $(N),20)
+
+# maintenance [MESSAGE=...]: the ALB answers a maintenance page (containers untouched); live: back to the site.
+maintenance: export MAINTENANCE_MESSAGE := $(MESSAGE)
+maintenance: check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/maintenance.yml -e maintenance_enabled=true $(ANSIBLE_ARGS)
+
+live: check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/maintenance.yml -e maintenance_enabled=false $(ANSIBLE_ARGS)
+
+# cost: the monthly estimate from cost/price-sheet.yml (offline); cost-refresh: the sheet from the AWS Price List API.
+cost: check-inventory
+	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/cost.yml $(ANSIBLE_ARGS)
+
+cost-refresh:
+	$(BIN)/python cost/refresh.py $(COST_REFRESH_ARGS)

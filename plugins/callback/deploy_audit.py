@@ -178,5 +178,5 @@ class CallbackModule(CallbackBase):
                     message=lockdb.describe(self._refused["held_by"]),
                 )
                 lockdb.append_audit(client, self._refused["table"], record)
-        except Exception as e:  # noqa: BLE001 - the run is over; report, never mask its own result
+        except Exception as e:  # the run is over: report, never mask its own result
             self._display.warning(f"deploy_audit: could not write the audit record or release the lock: {e}")

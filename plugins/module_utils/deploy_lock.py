@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 LOCK_KEY = {"pk": {"S": "lock"}, "sk": {"S": "lock"}}
@@ -33,7 +33,7 @@ class LockHeld(Exception):
 
 
 def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def plain(item: dict[str, Any]) -> dict[str, Any]:

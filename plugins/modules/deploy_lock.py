@@ -119,7 +119,6 @@ from ansible.module_utils.deploy_lock import (
     table_exists,
 )
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 
 def main() -> None:
