@@ -21,6 +21,7 @@ Known gaps and what we do about them:
 | 10 | DynamoDB | item writes are not atomic under the threaded server: concurrent ``UpdateItem ADD`` on one item can lose increments | ``dynamodb``: serialise the backend's item reads/writes with one lock |
 | 11 | Route 53 | hosted zone ids are 22 random characters; AWS ids start with ``Z`` (the guard checks that form) | ``route53``: ids ``Z`` + 20 characters |
 | 12 | CloudFormation | deleting a stack leaves its ``AWS::ApiGateway::RestApi`` (untagged, nothing billed offline) | not patched: known, harmless offline; teardown checks tagged resources |
+| 13 | ELBv2 | a fixed-response ``MessageBody`` longer than 1024 characters is stored; AWS refuses it (ValidationError) | ``elbv2``: refuse it like AWS |
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
-"""Gap 1: ELBv2 target groups key targets by instance id only.
+"""Gap 1: ELBv2 target groups key targets by instance id only. Gap 13: fixed-response bodies unbounded.
 
 On AWS a target is (Id, Port): one instance can be registered twice on two ports, and that is how
 the frontend's two containers (8081, 8082) sit behind one target group. moto 5.2.5 stores
 ``targets[Id]`` so the second registration overwrites the first, and deregistering either port
 removes both. We key by ``"Id:Port"`` everywhere the target group touches its dicts.
+
+Gap 13: AWS refuses a fixed-response ``MessageBody`` longer than 1024 characters (ValidationError;
+botocore does not check maximum lengths); moto 5.2.5 stores any length. The maintenance page is such a
+body, so the emulator refuses it like AWS.
 """
 
 from __future__ import annotations
@@ -11,8 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from moto.elbv2 import models
-from moto.elbv2.exceptions import InvalidTargetError
-from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, TargetNotRunning
+from moto.elbv2.exceptions import InvalidTargetError, ValidationError
+from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, TargetNotRunning
+
+MAX_FIXED_RESPONSE_BODY = 1024
+_validate_fixed_response = ELBv2Backend._validate_fixed_response_action
 
 
 def _key(group: FakeTargetGroup, target: dict[str, Any]) -> str:
@@ -81,7 +88,18 @@ def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) 
     return FakeHealthStatus(t["Id"], t["Port"], self.health_check_port, "healthy")
 
 
+def validate_fixed_response(self: ELBv2Backend, action: Any, i: int, index: int) -> None:
+    _validate_fixed_response(self, action, i, index)
+    body = action.data.get("FixedResponseConfig", {}).get("MessageBody") or ""
+    if len(body) > MAX_FIXED_RESPONSE_BODY:
+        raise ValidationError(
+            f"1 validation error detected: Value at 'actions.{index}.member.fixedResponseConfig.messageBody' "
+            f"failed to satisfy constraint: Member must have length less than or equal to {MAX_FIXED_RESPONSE_BODY}"
+        )
+
+
 def apply() -> None:
+    ELBv2Backend._validate_fixed_response_action = validate_fixed_response
     FakeTargetGroup.register = register
     FakeTargetGroup.deregister = deregister
     FakeTargetGroup.deregister_terminated_instances = deregister_terminated_instances

@@ -7,6 +7,7 @@ default action and the registered targets untouched; idempotent; --check changes
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 
@@ -77,7 +78,7 @@ def custom_rules(elbv2, listener: str) -> list[dict]:
 def test_maintenance_serves_the_page_without_touching_targets_and_live_restores(balancer, moto_reset):
     elbv2 = balancer["elbv2"]
     targets_before = elbv2.describe_target_health(TargetGroupArn=balancer["tg"])["TargetHealthDescriptions"]
-    on = ["-e", "maintenance_enabled=true", "-e", "maintenance_message=Upgrading <db> until 10:00"]
+    on = ["-e", json.dumps({"maintenance_enabled": True, "maintenance_message": "Upgrading <db> until 10:00"})]
 
     rc, changed, out = run(moto_reset, *on, "--check")
     assert rc == 0 and changed == 1, out[-3000:]

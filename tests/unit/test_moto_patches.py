@@ -194,3 +194,38 @@ def test_route53_zone_ids_look_like_aws(moto_url):
 
 def test_route53_zone_id_gap_exists_unpatched(plain_moto_url):
     assert not all(z.startswith("Z") for z in zone_ids(plain_moto_url, 10))
+
+
+def fixed_response_rule(url: str, body: str) -> None:
+    """Create a listener rule whose fixed response carries ``body`` (gap 13)."""
+    ec2, elb = client(url, "ec2"), client(url, "elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.11.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.11.{i}.0/24", AvailabilityZone=f"{REGION}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate("ab")
+    ]
+    lb = elb.create_load_balancer(Name=f"lb-{free_port()}", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    elb.create_rule(
+        ListenerArn=listener,
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "Values": ["/*"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "501", "MessageBody": body}}],
+    )
+
+
+def test_elbv2_fixed_response_body_limited_like_aws(moto_url):
+    fixed_response_rule(moto_url, "x" * 1024)
+    with pytest.raises(botocore.exceptions.ClientError, match="less than or equal to 1024"):
+        fixed_response_rule(moto_url, "x" * 1025)
+
+
+def test_elbv2_fixed_response_body_gap_exists_unpatched(plain_moto_url):
+    fixed_response_rule(plain_moto_url, "x" * 1025)
