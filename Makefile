@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh
+.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift
 
 setup:
 	@bash local/bootstrap.sh
@@ -80,3 +80,7 @@ cost: check-inventory
 
 cost-refresh:
 	$(BIN)/python cost/refresh.py $(COST_REFRESH_ARGS)
+
+# drift: the deploy in --check --diff, reported per resource; exit 0 in sync, 2 drift, 1 error (JSON: build/drift.json).
+drift: check-inventory
+	$(BIN)/python drift/run.py -i inventories/$(INVENTORY) site.yml $(ANSIBLE_ARGS)
