@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".github" / "workflows" / "ci.yml"
 GITLAB = ROOT / ".gitlab-ci.yml"
 DOCKERFILE = ROOT / "ci" / "Dockerfile"
-JOBS = ["lint", "pytest", "molecule", "deploy-test", "deploy-production"]
+JOBS = ["lint", "pytest", "molecule", "deploy-test", "deploy-production", "drift"]
 CHECKS = {"lint", "pytest", "molecule"}
 DEPLOYS = {"deploy-test": "test", "deploy-production": "production"}
 SECTIONS = ["Deploy to your AWS account", "CI/CD", "Teardown", "Rollback"]
@@ -133,13 +133,17 @@ def test_the_documentation_names_every_target_playbook_and_section(workflow, pip
 
 def test_github_runs_checks_on_pull_requests_and_deploys_main_in_order(workflow):
     triggers = workflow.get("on", workflow.get(True))  # PyYAML reads the bare key `on` as true
-    assert set(triggers) == {"pull_request", "push"}
+    assert set(triggers) == {"pull_request", "push", "schedule"}
     assert triggers["push"]["branches"] == ["main"]
+    assert len(triggers["schedule"]) == 1
     jobs = workflow["jobs"]
     for job in CHECKS:
         assert "if" not in jobs[job]
     assert set(jobs["deploy-test"]["needs"]) == CHECKS
     assert jobs["deploy-production"]["needs"] == ["deploy-test"]
+    # The nightly drift report runs on the schedule only, against production, read-only.
+    assert jobs["drift"]["if"] == "github.event_name == 'schedule'"
+    assert jobs["drift"]["environment"] == "production"
     for job, env in DEPLOYS.items():
         assert jobs[job]["environment"] == env
         assert "github.event_name == 'push'" in jobs[job]["if"]
@@ -150,7 +154,7 @@ def test_github_uses_oidc_a_vault_secret_and_pinned_actions(workflow):
     text = GITHUB.read_text()
     assert not re.search(r"aws-access-key-id|aws-secret-access-key|AWS_SECRET_ACCESS_KEY", text, re.IGNORECASE)
     assert workflow["permissions"] == {"contents": "read"}
-    for job in DEPLOYS:
+    for job in [*DEPLOYS, "drift"]:
         steps = workflow["jobs"][job]["steps"]
         assert workflow["jobs"][job]["permissions"]["id-token"] == "write"
         aws = [s for s in steps if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
@@ -160,7 +164,9 @@ def test_github_uses_oidc_a_vault_secret_and_pinned_actions(workflow):
         assert secrets_step["env"]["VAULT_PASSWORD"] == "${{ secrets.ANSIBLE_VAULT_PASSWORD }}"
         assert "umask 077" in secrets_step["run"]
         # The vault password is used before anything reads it: written before the first playbook.
-        first_playbook = next(i for i, s in enumerate(steps) if "ansible-playbook" in s.get("run", ""))
+        first_playbook = next(
+            i for i, s in enumerate(steps) if "ansible-playbook" in s.get("run", "") or "make " in s.get("run", "")
+        )
         assert steps.index(secrets_step) < first_playbook
     uses = re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)$", text, re.MULTILINE)
     assert uses
@@ -175,7 +181,9 @@ def test_gitlab_runs_checks_on_merge_requests_and_deploys_the_default_branch_in_
     assert [stages.index(s) for s in order] == sorted(stages.index(s) for s in order)
     assert stages.index("image") < min(stages.index(s) for s in order)
     rules = pipeline[".deploy"]["rules"]
-    assert rules == [{"if": "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"}]
+    assert rules == [{"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE != "schedule"'}]
+    assert pipeline["drift"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert pipeline["drift"]["environment"] == {"name": "production", "action": "verify"}
     for job, env in DEPLOYS.items():
         assert ".deploy" in pipeline[job]["extends"]
         assert pipeline[job]["environment"]["name"] == env
