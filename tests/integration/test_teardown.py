@@ -50,8 +50,14 @@ def boto(moto_url: str, service: str):
     )
 
 
+# The deploy lock and audit table outlives teardown on purpose: it records the teardown itself
+# (docs/day2.md). It is the one project resource a confirmed teardown leaves.
+LOCK_TABLE = f"{PROJECT}-deploy-lock"
+
+
 def project_resources(moto_url: str) -> dict[str, list[str]]:
-    """Everything of the project the emulator holds, per service (empty lists: nothing left)."""
+    """Everything of the project the emulator holds, per service (empty lists: nothing left), but the
+    deploy lock and audit table."""
 
     def client(service: str):
         return boto(moto_url, service)
@@ -80,7 +86,12 @@ def project_resources(moto_url: str) -> dict[str, list[str]]:
     ]
     return {
         # A terminated instance keeps its tags for a while (on AWS too): only live ones count.
-        "tagged": [a for a in tagged if not (":instance/" in a and a.rsplit("/", 1)[1] not in live_instances)],
+        "tagged": [
+            a
+            for a in tagged
+            if not (":instance/" in a and a.rsplit("/", 1)[1] not in live_instances)
+            and not a.endswith(f":table/{LOCK_TABLE}")
+        ],
         "instances": sorted(live_instances),
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag)["Vpcs"]],
         "security_groups": [g["GroupName"] for g in ec2.describe_security_groups(Filters=tag)["SecurityGroups"]],
@@ -106,7 +117,7 @@ def project_resources(moto_url: str) -> dict[str, list[str]]:
         "certificates": [c["DomainName"] for c in acm.list_certificates()["CertificateSummaryList"]],
         "dns_records": records,
         "ses_identities": client("ses").list_identities()["Identities"],
-        "tables": client("dynamodb").list_tables()["TableNames"],
+        "tables": [name for name in client("dynamodb").list_tables()["TableNames"] if name != LOCK_TABLE],
         "functions": [f["FunctionName"] for f in client("lambda").list_functions()["Functions"]],
     }
 
@@ -197,6 +208,15 @@ def test_teardown_without_confirmation_fails_and_removes_nothing(moto_url, deplo
 def test_confirmed_teardown_leaves_no_project_resource(moto_url, torn_down):
     assert torn_down > 0
     assert project_resources(moto_url) == {k: [] for k in project_resources(moto_url)}
+    # The audit log survives, with the teardown's own record, and no lock is left behind.
+    dynamodb = boto(moto_url, "dynamodb")
+    assert "Item" not in dynamodb.get_item(TableName=LOCK_TABLE, Key={"pk": {"S": "lock"}, "sk": {"S": "lock"}})
+    records = dynamodb.query(
+        TableName=LOCK_TABLE,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "audit"}},
+    )["Items"]
+    assert any('"playbook": "playbooks/teardown.yml"' in r["record"]["S"] for r in records)
     # The stand-in of the terminated instance went with the inventory refresh at the end.
     names = subprocess.run(
         ["docker", "ps", "-aq", "--filter", f"label=cloudsite.endpoint={moto_url}"], capture_output=True, text=True
