@@ -81,6 +81,6 @@ cost: check-inventory
 cost-refresh:
 	$(BIN)/python cost/refresh.py $(COST_REFRESH_ARGS)
 
-# drift: the deploy in --check --diff, reported per resource; exit 0 in sync, 2 drift, 1 error (JSON: build/drift.json).
+# drift: the deploy in --check --diff, reported per resource; exit 0 in sync, 2 drift, 1 error (JSON: artifacts/drift.json).
 drift: check-inventory
 	$(BIN)/python drift/run.py -i inventories/$(INVENTORY) site.yml $(ANSIBLE_ARGS)
