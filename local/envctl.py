@@ -198,13 +198,16 @@ def stop(name: str, module: str, p: int) -> bool:
     _pidfile(name).unlink(missing_ok=True)
     if not pid:
         return False
-    os.killpg(pid, signal.SIGTERM)
-    for _ in range(50):
-        if not _alive(pid):
-            break
-        time.sleep(0.1)
-    else:
-        os.killpg(pid, signal.SIGKILL)
+    try:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it exited between the check and the signal: stopped all the same
     return True
 
 
