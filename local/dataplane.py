@@ -88,7 +88,7 @@ def _wildcard(value: str) -> str:
 
 def _q(text: str) -> str:
     """A HAProxy argument in double quotes."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
 def matcher_regex(matcher: str) -> str:
@@ -359,6 +359,7 @@ class Alb:
         self._stat_cache: tuple[float, dict[str, dict[str, str]]] = (0.0, {})
         self._addresses: dict[str, str] = {}
         self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         self.error = ""
 
     # -- HAProxy admin socket
@@ -416,6 +417,19 @@ class Alb:
             )
         return target_health(self.stats(max_age=0.0).get(key), False, initial)
 
+    def deregistered(self, tg_name: str, target_id: str, port: int, delay: int) -> None:
+        """Called by DeregisterTargets: no new requests from now on, in-flight ones finish."""
+        key = f"{backend_name(tg_name)}/{server_name(target_id, port)}"
+        with self.lock:
+            if key not in self.known or key in self.draining:
+                return
+            self.draining[key] = time.monotonic() + delay
+            self.initial.discard(key)
+            try:
+                self.command(f"set server {key} state maint")
+            except OSError:
+                pass
+
     def draining_targets(self, tg_name: str) -> list[tuple[str, int]]:
         prefix = backend_name(tg_name) + "/"
         with self.lock:
@@ -454,6 +468,20 @@ class Alb:
                     pass
             time.sleep(0.1)
         raise DataPlaneError(f"the local ALB did not open its admin socket; see docker logs {self.container}")
+
+    def _check(self, config: str) -> None:
+        """Refuse a configuration HAProxy would refuse, before it replaces the running one."""
+        if not self._running():
+            return
+        (self.workdir / "haproxy.cfg.new").write_text(config)
+        run = subprocess.run(
+            ["docker", "exec", self.container, "haproxy", "-c", "-q", "-f", "/dp/haproxy.cfg.new"],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            alerts = [x for x in (run.stdout + run.stderr).splitlines() if "ALERT" in x]
+            raise DataPlaneError(f"generated configuration refused: {(alerts or ['?'])[0]}")
 
     def _reload(self) -> None:
         (self.workdir / "haproxy.state").write_text(self.command("show servers state"))
@@ -523,6 +551,7 @@ class Alb:
                 return
             changed = self.plan is None or plan.config != self.plan.config
             if changed:
+                self._check(plan.config)
                 (self.workdir / "haproxy.cfg").write_text(plan.config)
                 (self.workdir / "alb.json").write_text(json.dumps({"listeners": plan.listeners}, indent=1))
                 if not self._running():
@@ -532,8 +561,9 @@ class Alb:
             self.plan = plan
             for key in sorted(new):
                 # Start DOWN: `healthy threshold` passing checks before the first request (AWS: initial).
-                self.command(f"set server {key} health down")
-                self.command(f"set server {key} state ready")
+                # One session, this order: leaving maintenance resets the health to "UP, falls at
+                # the first failure"; `health down` right after needs `rise` passing checks.
+                self.command(f"set server {key} state ready; set server {key} health down")
                 self.known.add(key)
                 self.initial.add(key)
                 plan.servers[key].disabled = False
@@ -556,6 +586,8 @@ class Alb:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
         subprocess.run(["docker", "rm", "-f", self.container], capture_output=True)
 
 
@@ -580,5 +612,6 @@ def start_from_env(endpoint: str) -> Alb | None:
     for leftover in ("haproxy.sock", "haproxy.state", "alb.json"):
         (workdir / leftover).unlink(missing_ok=True)
     _ALB = Alb(workdir, int(raw), endpoint)
-    threading.Thread(target=_ALB.run, name="local-alb", daemon=True).start()
+    _ALB._thread = threading.Thread(target=_ALB.run, name="local-alb", daemon=True)
+    _ALB._thread.start()
     return _ALB

@@ -46,6 +46,9 @@ def deregister(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
         if not t:
             raise InvalidTargetError()
         self.deregistered_targets[key] = t
+        if (alb := dataplane.current()) is not None:  # gap 8: the local ALB drains it at once
+            delay = int(self.attributes.get("deregistration_delay.timeout_seconds", 300))
+            alb.deregistered(self.name, t["Id"], t["Port"], delay)
 
 
 def deregister_terminated_instances(self: FakeTargetGroup, instance_ids: list[str]) -> None:
