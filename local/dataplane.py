@@ -216,7 +216,13 @@ def render(
             n += 1
             fe = f"lb_{lb['name']}_{listener['port']}"
             plan.listeners.append(
-                {"load_balancer": lb["name"], "port": int(listener["port"]), "local_port": local_port, "frontend": fe}
+                {
+                    "load_balancer": lb["name"],
+                    "dns_name": lb.get("dns_name", ""),
+                    "port": int(listener["port"]),
+                    "local_port": local_port,
+                    "frontend": fe,
+                }
             )
             lines += ["", f"frontend {fe}", f"  bind 127.0.0.1:{local_port}"]
             actions: list[str] = []
@@ -313,7 +319,7 @@ def read_elbv2() -> dict[str, Any]:
                             "default_actions": [a.data if hasattr(a, "data") else a for a in listener.default_actions],
                         }
                     )
-                state["load_balancers"].append({"name": lb.name, "listeners": listeners})
+                state["load_balancers"].append({"name": lb.name, "dns_name": lb.dns_name, "listeners": listeners})
             for tg in list(backend.target_groups.values()):
                 matcher = (getattr(tg, "matcher", None) or {}).get("HttpCode", "200")
                 state["target_groups"].append(
@@ -360,6 +366,7 @@ class Alb:
         self._addresses: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.edge: Any = None  # local.edge.Edge when LOCAL_EDGE_PORT is set
         self.error = ""
 
     # -- HAProxy admin socket
@@ -574,21 +581,30 @@ class Alb:
                 (self.workdir / "haproxy.cfg").write_text(final.config)
 
     def run(self) -> None:
+        errors = {"alb": "", "edge": ""}
         while not self._stop.is_set():
-            try:
-                self.sync()
-                self.error = ""
-            except Exception as exc:  # keep serving; the error is in the log and in status
-                if str(exc) != self.error:
-                    print(f"local ALB: {exc}", flush=True)
-                self.error = str(exc)
+            for part, step in (("alb", self.sync), ("edge", self._sync_edge)):
+                try:
+                    step()
+                    errors[part] = ""
+                except Exception as exc:  # keep serving; the error is in the log
+                    if str(exc) != errors[part]:
+                        print(f"local {part}: {exc}", flush=True)
+                    errors[part] = str(exc)
+            self.error = errors["alb"] or errors["edge"]
             self._stop.wait(self.interval)
+
+    def _sync_edge(self) -> None:
+        if self.edge is not None:
+            self.edge.sync(self.plan.listeners if self.plan else [])
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         subprocess.run(["docker", "rm", "-f", self.container], capture_output=True)
+        if self.edge is not None:
+            self.edge.stop()
 
 
 _ALB: Alb | None = None
@@ -596,6 +612,10 @@ _ALB: Alb | None = None
 
 def current() -> Alb | None:
     return _ALB
+
+
+def current_edge() -> Any:
+    return _ALB.edge if _ALB is not None else None
 
 
 def start_from_env(endpoint: str) -> Alb | None:
@@ -609,9 +629,16 @@ def start_from_env(endpoint: str) -> Alb | None:
     workdir = Path(os.environ.get("LOCAL_DATAPLANE_DIR") or Path(".local") / f"dataplane-{endpoint.rsplit(':', 1)[1]}")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    for leftover in ("haproxy.sock", "haproxy.state", "alb.json"):
+    for leftover in ("haproxy.sock", "haproxy.state", "alb.json", "edge.json"):
         (workdir / leftover).unlink(missing_ok=True)
     _ALB = Alb(workdir, int(raw), endpoint)
+    edge_raw = os.environ.get("LOCAL_EDGE_PORT", "")
+    if edge_raw:
+        if not edge_raw.isdigit() or not 0 < int(edge_raw) < 65536:
+            raise DataPlaneError(f"LOCAL_EDGE_PORT must be a TCP port number, got {edge_raw!r}")
+        from local.edge import Edge
+
+        _ALB.edge = Edge(workdir, int(edge_raw), endpoint, IMAGE)
     _ALB._thread = threading.Thread(target=_ALB.run, name="local-alb", daemon=True)
     _ALB._thread.start()
     return _ALB

@@ -40,11 +40,19 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
+import os
+servers = {}
 for p in (8081, 8082):
     open(f"/srv/{p}.version", "w").write("v1"); open(f"/srv/{p}.health", "w").write("200")
-    s = http.server.ThreadingHTTPServer(("0.0.0.0", p), H)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-threading.Event().wait()
+while True:  # /srv/stopped: close the ports (a stopped container: connection refused); removed: reopen
+    stopped = os.path.exists("/srv/stopped")
+    for p in (8081, 8082):
+        if stopped and p in servers:
+            s = servers.pop(p); s.shutdown(); s.server_close()
+        elif not stopped and p not in servers:
+            servers[p] = http.server.ThreadingHTTPServer(("0.0.0.0", p), H)
+            threading.Thread(target=servers[p].serve_forever, daemon=True).start()
+    time.sleep(0.05)
 """
 
 
@@ -69,8 +77,12 @@ def alb_env(tmp_path_factory, docker_engine):
 
         subprocess.run(["docker", "build", "-q", "-t", IMAGE, "-"], input=dataplane.DOCKERFILE, text=True, check=True)
     work = tmp_path_factory.mktemp("alb")
-    port, alb_port = free_port(), free_port()
-    env_keys = {"LOCAL_ALB_PORT": str(alb_port), "LOCAL_DATAPLANE_DIR": str(work / "dp")}
+    port, alb_port, edge_port = free_port(), free_port(), free_port()
+    env_keys = {
+        "LOCAL_ALB_PORT": str(alb_port),
+        "LOCAL_EDGE_PORT": str(edge_port),
+        "LOCAL_DATAPLANE_DIR": str(work / "dp"),
+    }
     import os
 
     saved = {k: os.environ.get(k) for k in env_keys}
@@ -135,6 +147,9 @@ def alb_env(tmp_path_factory, docker_engine):
         "listener": listener,
         "instance": instance,
         "alb": f"http://127.0.0.1:{alb_port}",
+        "edge": f"http://127.0.0.1:{edge_port}",
+        "lb_dns": lb["DNSName"],
+        "client": client,
         "work": work / "dp",
     }
     try:
@@ -170,6 +185,11 @@ def wait_states(env, want: dict[int, str], timeout: float) -> float:
 
 def control(env, slot: int, name: str, value: str) -> None:
     docker("exec", env["instance"], "sh", "-c", f"echo {value} > /srv/{slot}.{name}")
+
+
+def stop_containers(env, stopped: bool) -> None:
+    """Every frontend container stops (its ports refuse connections) or starts again."""
+    docker("exec", env["instance"], "sh", "-c", "touch /srv/stopped" if stopped else "rm -f /srv/stopped")
 
 
 class Prober:
@@ -326,3 +346,139 @@ def test_alb_work_dir_names_the_local_listener(alb_env):
             "frontend": "lb_dp-alb_80",
         }
     ]
+
+
+# ------------------------------------------------------------------------------------------------
+# The local CloudFront edge (local/edge.py), in front of the same ALB.
+
+
+@pytest.fixture(scope="module")
+def edge_env(alb_env):
+    """The project's distribution config (ALB primary, private S3 failover via OAC) over the local ALB."""
+    from cloudfront_config import build_distribution_config
+
+    s3, cf = alb_env["client"]("s3"), alb_env["client"]("cloudfront")
+    bucket = "dp-site"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    for key, body in (("index.html", "s3 index v1"), ("a.css", "a v1"), ("b.css", "b v1"), ("img/x.svg", "x v1")):
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/plain")
+    oac = cf.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": "dp-oac",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    config = build_distribution_config(
+        comment="dp edge",
+        alb_domain_name=alb_env["lb_dns"],
+        s3_domain_name=f"{bucket}.s3.us-east-1.amazonaws.com",
+        origin_access_control_id=oac,
+    )
+    dist = cf.create_distribution(DistributionConfig={**config, "CallerReference": "dp"})["Distribution"]["Id"]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if get(alb_env["edge"] + "/", timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return {**alb_env, "s3": s3, "cf": cf, "bucket": bucket, "dist": dist}
+
+
+def test_edge_serves_the_alb_with_default_root_object_and_caches(edge_env):
+    status, body = get(edge_env["edge"] + "/")
+    assert status == 200 and body in {"v1", "v2"}  # through edge -> ALB -> target, not S3
+    req = urllib.request.Request(edge_env["edge"] + "/cached-path")
+    with urllib.request.urlopen(req, timeout=5) as first:
+        assert first.headers["X-Cache"] in ("MISS", "EXPIRED")
+    with urllib.request.urlopen(req, timeout=5) as second:
+        assert second.headers["X-Cache"] == "HIT"
+    assert get(edge_env["edge"] + "/anything")[0] == 200
+
+
+def test_edge_fails_over_to_private_s3_when_every_target_is_down_and_comes_back(edge_env, record_property):
+    paths = ["/index.html", "/a.css", "/img/x.svg"]
+    edge_env["cf"].create_invalidation(
+        DistributionId=edge_env["dist"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "f0"},
+    )
+    failures, served_by_s3 = [], 0
+    t_stop = time.monotonic()
+    stop_containers(edge_env, True)
+    try:
+        first_s3 = None
+        deadline = time.monotonic() + 6 * INTERVAL
+        while time.monotonic() < deadline:
+            for path in paths:
+                status, body = get(edge_env["edge"] + path, timeout=10)
+                if status != 200:
+                    failures.append((path, status))
+                elif " v1" in body:
+                    served_by_s3 += 1
+                    first_s3 = first_s3 or time.monotonic()
+            if all(state_of(edge_env, s)[0] == "unhealthy" for s in SLOTS) and served_by_s3 >= 9:
+                break
+            time.sleep(0.1)
+        assert all(state_of(edge_env, s) == ("unhealthy", "Target.FailedHealthChecks") for s in SLOTS)
+        assert get(edge_env["edge"] + "/img/x.svg")[1] == "x v1"
+    finally:
+        stop_containers(edge_env, False)
+    failover_s = (first_s3 or time.monotonic()) - t_stop
+    wait_states(edge_env, {p: "healthy" for p in SLOTS}, timeout=6 * INTERVAL)
+    back = time.monotonic() - t_stop
+    edge_env["cf"].create_invalidation(
+        DistributionId=edge_env["dist"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "f1"},
+    )
+    assert get(edge_env["edge"] + "/a.css")[1] in {"v1", "v2"}  # the ALB again
+    record_property("failover_requests", served_by_s3 + len(failures))
+    record_property("failover_failures", len(failures))
+    record_property("failover_first_s3_s", round(failover_s, 1))
+    record_property("failover_back_to_alb_s", round(back, 1))
+    print(
+        f"\nfailover: {served_by_s3} from S3, {len(failures)} failed, first S3 answer {failover_s:.1f} s, back {back:.1f} s"
+    )
+    assert failures == []
+    assert served_by_s3 >= 9
+
+
+def test_invalidation_purges_exactly_the_changed_paths(edge_env, record_property):
+    s3, cf, bucket, dist = edge_env["s3"], edge_env["cf"], edge_env["bucket"], edge_env["dist"]
+    stop_containers(edge_env, True)  # the edge serves the S3 copy, so a publish shows there
+    try:
+        deadline = time.monotonic() + 6 * INTERVAL
+        while not all(state_of(edge_env, s)[0] == "unhealthy" for s in SLOTS) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        cf.create_invalidation(
+            DistributionId=dist, InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "i0"}
+        )
+        before = {p: get(edge_env["edge"] + p)[1] for p in ("/a.css", "/b.css", "/img/x.svg")}
+        assert before == {"/a.css": "a v1", "/b.css": "b v1", "/img/x.svg": "x v1"}
+        for key in ("a.css", "b.css", "img/x.svg"):
+            s3.put_object(
+                Bucket=bucket, Key=key, Body=key.split(".")[0][-1].encode() + b" v2", ContentType="text/plain"
+            )
+        assert get(edge_env["edge"] + "/a.css")[1] == "a v1"  # cached until the TTL (86400 s)
+        inv = cf.create_invalidation(
+            DistributionId=dist,
+            InvalidationBatch={"Paths": {"Quantity": 2, "Items": ["/a.css", "/img/*"]}, "CallerReference": "i1"},
+        )["Invalidation"]
+        assert inv["Status"] == "Completed"
+        after = {p: get(edge_env["edge"] + p)[1] for p in ("/a.css", "/b.css", "/img/x.svg")}
+        assert after == {"/a.css": "a v2", "/b.css": "b v1", "/img/x.svg": "x v2"}
+    finally:
+        stop_containers(edge_env, False)
+    record_property("invalidated_paths", 2)
+    wait_states(edge_env, {p: "healthy" for p in SLOTS}, timeout=6 * INTERVAL)
