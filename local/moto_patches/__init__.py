@@ -22,6 +22,8 @@ Known gaps and what we do about them:
 | 11 | Route 53 | hosted zone ids are 22 random characters; AWS ids start with ``Z`` (the guard checks that form) | ``route53``: ids ``Z`` + 20 characters |
 | 12 | CloudFormation | deleting a stack leaves its ``AWS::ApiGateway::RestApi`` (untagged, nothing billed offline) | not patched: known, harmless offline; teardown checks tagged resources |
 | 13 | ELBv2 | a fixed-response ``MessageBody`` longer than 1024 characters is stored; AWS refuses it (ValidationError) | ``elbv2``: refuse it like AWS |
+| 14 | CloudFront | distributions serve nothing; CreateInvalidation purges nothing and is complete at once | closed when ``LOCAL_EDGE_PORT`` is set: ``local.edge`` serves each distribution with nginx; ``cloudfront`` purges the edge cache before the invalidation is reported ``Completed`` (``tests/integration/test_dataplane_alb.py``) |
+| 15 | S3 | signatures are not verified and bucket policies are not evaluated: an anonymous GET of a private bucket's object succeeds | not patched: the local edge reads S3 only with SigV4-signed requests (``local.edge.S3Signer``); the bucket's privacy is asserted on its policy and public access block |
 """
 
 from __future__ import annotations
