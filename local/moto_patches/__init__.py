@@ -23,7 +23,7 @@ Known gaps and what we do about them:
 | 12 | CloudFormation | deleting a stack leaves its ``AWS::ApiGateway::RestApi`` (untagged, nothing billed offline) | not patched: known, harmless offline; teardown checks tagged resources |
 | 13 | ELBv2 | a fixed-response ``MessageBody`` longer than 1024 characters is stored; AWS refuses it (ValidationError) | ``elbv2``: refuse it like AWS |
 | 14 | CloudFront | distributions serve nothing; CreateInvalidation purges nothing and is complete at once | closed when ``LOCAL_EDGE_PORT`` is set: ``local.edge`` serves each distribution with nginx; ``cloudfront`` purges the edge cache before the invalidation is reported ``Completed`` (``tests/integration/test_dataplane_alb.py``) |
-| 15 | S3 | signatures are not verified and bucket policies are not evaluated: an anonymous GET of a private bucket's object succeeds | not patched: the local edge reads S3 only with SigV4-signed requests (``local.edge.S3Signer``); the bucket's privacy is asserted on its policy and public access block |
+| 15 | S3 | SigV4 signatures are not verified: a GetObject signed with a wrong secret key succeeds (an unsigned GET of a private bucket is refused, 403) | not patched: the local edge reads S3 only with signed requests (``local.edge.S3Signer``), so OAC's path is exercised but its signature is not checked offline |
 """
 
 from __future__ import annotations
