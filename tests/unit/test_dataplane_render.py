@@ -51,7 +51,9 @@ def test_target_group_becomes_a_checked_backend_with_the_stand_in_address():
     assert "default-server inter 10s rise 3 fall 2" in cfg and "timeout check 5s" in cfg
     assert "server i-1_8081 172.17.0.9:8081 check\n" in cfg
     assert "server i-1_8082 172.17.0.9:8082 check disabled\n" in cfg
-    assert plan.listeners == [{"load_balancer": "web", "port": 80, "local_port": 5161, "frontend": "lb_web_80"}]
+    assert plan.listeners == [
+        {"load_balancer": "web", "dns_name": "", "port": 80, "local_port": 5161, "frontend": "lb_web_80"}
+    ]
 
 
 def test_target_without_a_stand_in_gets_no_server():
@@ -135,3 +137,55 @@ def test_health_reasons_are_aws_reason_codes():
         "Target.FailedHealthChecks"
     )
     assert dataplane.target_health(None, True, False)[1] == "Target.DeregistrationInProgress"
+
+
+# The edge (local/edge.py): distribution config to nginx.conf, and the invalidation purge.
+
+from local import edge  # noqa: E402
+
+
+def dist(rate_limit=0):
+    return {
+        "id": "E1",
+        "domain": "d1.cloudfront.net",
+        "default_root_object": "index.html",
+        "origins": [
+            {"id": "alb", "domain": "web-1.elb.amazonaws.com", "custom": True, "http_port": 80,
+             "headers": [("X-Origin-Verify", "s$cret")], "oac": ""},
+            {"id": "s3", "domain": "site.s3.us-east-1.amazonaws.com", "custom": False, "http_port": 80,
+             "headers": [], "oac": "OAC1"},
+        ],
+        "groups": [{"id": "grp", "codes": [500, 503], "members": ["alb", "s3"]}],
+        "target": "grp",
+        "ttls": (1, 86400, 31536000),
+        "rate_limit": rate_limit,
+    }  # fmt: skip
+
+
+def test_edge_origin_group_alb_first_then_signed_s3_on_failover_codes():
+    conf, served = edge.render([dist(rate_limit=1000)], {("web-1.elb.amazonaws.com", 80): 5161}, 40000, 5162)
+    assert served == [{"distribution": "E1", "domain": "d1.cloudfront.net", "local_port": 5162}]
+    assert "listen 127.0.0.1:5162;" in conf
+    assert "location = / { rewrite ^ /index.html last; }" in conf
+    assert "proxy_pass http://127.0.0.1:5161;" in conf
+    assert 'proxy_set_header X-Origin-Verify "s${dollar}cret";' in conf
+    assert "error_page 500 502 503 504 = @o1;" in conf  # the group's codes plus connection failures
+    assert "proxy_pass http://127.0.0.1:40000/site$uri;" in conf
+    assert "proxy_cache_valid 200 206 301 302 86400s;" in conf and "proxy_cache_key $uri;" in conf
+    assert "rate=200r/m;" in conf and "burst=1000 nodelay;" in conf
+
+
+def test_edge_without_alb_listener_fails_over_and_bucket_names_are_checked():
+    conf, _ = edge.render([dist()], {}, 40000, 5162)
+    assert "return 502;" in conf and "limit_req" not in conf
+    with pytest.raises(edge.EdgeError, match="not a bucket endpoint"):
+        edge.bucket_of("example.com")
+
+
+def test_invalidation_purges_matching_cache_files_only(tmp_path):
+    for name, key in (("a", "/a.css"), ("b", "/b.css"), ("c", "/img/x.svg"), ("d", "/imgs.txt")):
+        (tmp_path / "1").mkdir(exist_ok=True)
+        (tmp_path / "1" / name).write_bytes(b"\x05\x00binaryheader\nKEY: " + key.encode() + b"\nHTTP/1.1 200 OK\n")
+    assert edge.purge(tmp_path, ["/a.css", "/img/*"]) == 2
+    assert sorted(p.name for p in (tmp_path / "1").iterdir()) == ["b", "d"]
+    assert edge.purge(tmp_path, ["/*"]) == 2
