@@ -26,11 +26,18 @@ INTERVAL = 5  # the smallest health check interval AWS accepts
 SLOTS = (8081, 8082)
 
 TARGET_SERVER = r"""
-import http.server, sys, threading, time
+import http.server, os, sys, threading, time
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         slot = self.server.server_port
         read = lambda n: open(f"/srv/{slot}.{n}").read().strip()
+        site = "/site" + self.path.split("?")[0]  # the built site, copied in by the browser test
+        if os.path.isfile(site):
+            body = open(site, "rb").read()
+            ctype = {"html": "text/html", "js": "text/javascript", "css": "text/css", "json": "application/json"}
+            self.send_response(200); self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Type", ctype.get(site.rsplit(".", 1)[-1], "application/octet-stream"))
+            self.end_headers(); self.wfile.write(body); return
         if self.path == "/healthz":
             code, body = int(read("health")), b"ok"
         elif self.path.startswith("/slow"):
@@ -40,7 +47,6 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_response(code); self.send_header("Content-Length", str(len(body))); self.end_headers()
         self.wfile.write(body)
     def log_message(self, *a): pass
-import os
 servers = {}
 for p in (8081, 8082):
     open(f"/srv/{p}.version", "w").write("v1"); open(f"/srv/{p}.health", "w").write("200")
@@ -486,3 +492,82 @@ def test_invalidation_purges_exactly_the_changed_paths(edge_env, record_property
         stop_containers(edge_env, False)
     record_property("invalidated_paths", 2)
     wait_states(edge_env, {p: "healthy" for p in SLOTS}, timeout=6 * INTERVAL)
+
+
+def test_site_in_chromium_through_edge_alb_and_container(edge_env, tmp_path, record_property):
+    """The built site on the target container: Chromium opens the edge URL; the visitor counter and
+    the contact form work through edge -> ALB -> container (the page calls the local API)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    import json
+    import sys
+
+    from app import build_site
+    from tests.conftest import ROOT
+    from tests.integration.test_browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}")
+    client = edge_env["client"]
+    table, sender, recipient = "dp-visitors", "noreply@example.com", "owner@example.com"
+    client("dynamodb").create_table(
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for address in (sender, recipient):
+        client("ses").verify_email_identity(EmailAddress=address)
+    api_port = free_port()
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"apiBaseUrl": f"http://127.0.0.1:{api_port}/prod"}))
+    build_site.build(ROOT / "app" / "site", tmp_path / "build", config=config)
+    api = subprocess.Popen(
+        [sys.executable, "-m", "local.local_api", "--port", str(api_port), "--endpoint", edge_env["url"],
+         "--table", table, "--sender", sender, "--recipient", recipient, "--allowed-origin", edge_env["edge"]],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    docker("cp", str(tmp_path / "build"), f"{edge_env['instance']}:/site")
+    edge_env["cf"].create_invalidation(
+        DistributionId=edge_env["dist"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "b0"},
+    )
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{api_port}/healthz", timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with urllib.request.urlopen(edge_env["edge"] + "/", timeout=5) as resp:
+            assert b"visitor-count" in resp.read()  # index.html from the container, via the ALB
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch_persistent_context(
+                str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+            try:
+                page = browser.new_page()
+                page.goto(edge_env["edge"] + "/")
+
+                def count() -> int:
+                    page.wait_for_function(
+                        "document.getElementById('visitor-count').dataset.state !== 'loading'", timeout=15000
+                    )
+                    assert page.locator("#visitor-count").get_attribute("data-state") == "ok"
+                    return int(page.locator("#visitor-count").inner_text().replace(",", ""))
+
+                first = count()
+                page.evaluate("window.sessionStorage.clear()")
+                page.reload()
+                assert count() == first + 1
+                page.fill("#contact-name", "Edge Test")
+                page.fill("#contact-email", "visitor@example.com")
+                page.fill("#contact-message", "Hello through the local edge.")
+                page.click("#contact-submit")
+                page.wait_for_function("document.getElementById('contact-status').dataset.kind === 'ok'", timeout=15000)
+            finally:
+                browser.close()
+        record_property("edge_counter", first + 1)
+    finally:
+        api.terminate()
+        api.wait(timeout=10)
+        docker("exec", edge_env["instance"], "rm", "-rf", "/site")
