@@ -364,6 +364,7 @@ class Alb:
         self.lock = threading.Lock()
         self._stat_cache: tuple[float, dict[str, dict[str, str]]] = (0.0, {})
         self._addresses: dict[str, str] = {}
+        self._looked_up: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.edge: Any = None  # local.edge.Edge when LOCAL_EDGE_PORT is set
@@ -511,8 +512,10 @@ class Alb:
         state = read_elbv2()
         for tg in state["target_groups"]:
             for target_id, _ in tg["targets"]:
-                if target_id not in self._addresses or not self._addresses[target_id]:
+                # Re-read every 10 s: a re-created stand-in may have a new bridge address.
+                if not self._addresses.get(target_id) or time.monotonic() - self._looked_up.get(target_id, 0) > 10:
                     self._addresses[target_id] = container_address(target_id)
+                    self._looked_up[target_id] = time.monotonic()
         registered = {
             f"{backend_name(tg['name'])}/{server_name(t, p)}": tg
             for tg in state["target_groups"]
