@@ -5,7 +5,7 @@
 3. ``Origin`` keeps neither ``S3OriginConfig`` nor ``OriginAccessControlId``, so GetDistributionConfig
    returns an S3 origin without them and every compare sees drift.
 4. Invalidations report ``COMPLETED``; AWS reports ``Completed`` (botocore's waiter waits for that).
-13. Distributions serve nothing and invalidations purge nothing: with ``LOCAL_EDGE_PORT`` set,
+14. Distributions serve nothing and invalidations purge nothing: with ``LOCAL_EDGE_PORT`` set,
     ``local.edge`` serves them and CreateInvalidation purges the edge's cache before it answers.
 """
 
@@ -55,7 +55,7 @@ def origin_init(self: Any, origin: dict[str, Any]) -> None:
 
 def invalidation_init(self: Any, *args: Any, **kwargs: Any) -> None:
     _orig_invalidation_init(self, *args, **kwargs)
-    # With the local edge running (gap 13), its cache is purged first: Completed means purged.
+    # With the local edge running (gap 14), its cache is purged first: Completed means purged.
     if (edge := dataplane.current_edge()) is not None:
         edge.invalidate(self.distribution.id, list(self.paths or []))
     self.status = "Completed"

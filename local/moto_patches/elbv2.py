@@ -8,6 +8,10 @@ removes both. We key by ``"Id:Port"`` everywhere the target group touches its di
 Gap 13: AWS refuses a fixed-response ``MessageBody`` longer than 1024 characters (ValidationError;
 botocore does not check maximum lengths); moto 5.2.5 stores any length. The maintenance page is such a
 body, so the emulator refuses it like AWS.
+
+Gap 8: with the local ALB running (``local.dataplane``, LOCAL_ALB_PORT), DescribeTargetHealth answers
+what HAProxy's health checks measure, DeregisterTargets drains the target in the proxy at once, and a
+describe without a target list also lists the targets still draining.
 """
 
 from __future__ import annotations
