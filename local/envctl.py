@@ -4,6 +4,7 @@
     python -m local.envctl status    say what runs where
     python -m local.envctl reset     clear the emulator's state (POST /moto-api/reset)
     python -m local.envctl down      stop processes, remove stand-in containers/volumes and state
+    python -m local.envctl urls      JSON: the local edge and ALB URLs (local.dataplane)
 
 State lives in ``.local/`` at the repository root (pid files, logs, generated SSH key). Port: env
 ``LOCAL_AWS_PORT`` (default 5000). Every failure is one line on stderr and a non-zero exit.
@@ -186,10 +187,54 @@ def start_moto(p: int | None = None) -> tuple[int, str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        env=dataplane_env(p),
     )
     _pidfile(moto_name(p)).write_text(str(proc.pid))
     wait_ready(url, pid=proc.pid)
     return proc.pid, "started"
+
+
+def dataplane_env(moto_port: int) -> dict[str, str]:
+    """The emulator's environment with its data plane (local ALB + edge, ``local.dataplane``) switched
+    on: LOCAL_ALB_PORT (default 8100) and LOCAL_EDGE_PORT (default 8180); LOCAL_DATAPLANE=0 turns it
+    off. Builds the data plane image the first time (Debian's haproxy and nginx, ~30 s)."""
+    env = dict(os.environ)
+    if env.get("LOCAL_DATAPLANE", "1") == "0":
+        env.pop("LOCAL_ALB_PORT", None)
+        env.pop("LOCAL_EDGE_PORT", None)
+        return env
+    for var, default in (("LOCAL_ALB_PORT", "8100"), ("LOCAL_EDGE_PORT", "8180")):
+        raw = env.setdefault(var, default)
+        if not raw.isdigit() or not 0 < int(raw) < 65536:
+            raise EnvError(f"{var} must be a TCP port number, got {raw!r}")
+        if _port_open(int(raw)):
+            raise EnvError(f"port {raw} ({var}) on {HOST} is in use; set {var} to a free port")
+    env.setdefault("LOCAL_DATAPLANE_DIR", str(STATE / f"dataplane-{moto_port}"))
+    from local import dataplane
+
+    if subprocess.run(["docker", "image", "inspect", dataplane.IMAGE], capture_output=True).returncode != 0:
+        build = subprocess.run(
+            ["docker", "build", "-q", "-t", dataplane.IMAGE, "-"],
+            input=dataplane.DOCKERFILE,
+            capture_output=True,
+            text=True,
+        )
+        if build.returncode != 0:
+            raise EnvError(f"building {dataplane.IMAGE} failed: {build.stderr.strip()[-300:]}")
+    return env
+
+
+def dataplane_urls(p: int | None = None) -> dict[str, object]:
+    """Where the data plane answers (from the files it writes), for `status` and the summary."""
+    work = STATE / f"dataplane-{p or port()}"
+    out: dict[str, object] = {"edge_urls": [], "alb_urls": []}
+    for name, key, label in (("edge.json", "distributions", "edge_urls"), ("alb.json", "listeners", "alb_urls")):
+        try:
+            entries = json.loads((work / name).read_text())[key]
+        except (OSError, ValueError, KeyError):
+            continue
+        out[label] = [f"http://{HOST}:{e['local_port']}/" for e in entries]
+    return out
 
 
 def stop(name: str, module: str, p: int) -> bool:
@@ -304,7 +349,7 @@ def remove_standins(url: str | None = None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="local environment control")
-    parser.add_argument("cmd", choices=("up", "status", "reset", "down", "endpoint"))
+    parser.add_argument("cmd", choices=("up", "status", "reset", "down", "endpoint", "urls"))
     args = parser.parse_args(argv)
     try:
         if args.cmd == "up":
@@ -314,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"local API {how}: http://{HOST}:{local_api_port()} (pid {pid})")
         elif args.cmd == "endpoint":
             print(endpoint())
+        elif args.cmd == "urls":
+            print(json.dumps(dataplane_urls()))
         elif args.cmd == "status":
             pid = _read_pid(moto_name())
             state = "answering" if is_moto(endpoint()) else "not answering"
@@ -321,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
             pid = _read_pid(api_name())
             state = "answering" if is_local_api(local_api_port()) else "not answering"
             print(f"local API: http://{HOST}:{local_api_port()} {state}" + (f" (pid {pid})" if pid else ""))
+            urls = dataplane_urls()
+            print(
+                f"local edge: {' '.join(urls['edge_urls']) or 'none yet'}; local ALB: {' '.join(urls['alb_urls']) or 'none yet'}"
+            )
         elif args.cmd == "reset":
             reset()
             print(f"emulator state cleared: {endpoint()}")

@@ -13,6 +13,7 @@ that held objects was deleted), so it is never used as a liveness or ownership p
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import signal
@@ -44,6 +45,19 @@ def with_health_route(app: Any, port: int) -> Any:
     return wrapped
 
 
+def start_dataplane(endpoint: str) -> None:
+    """The local ALB (``local.dataplane``) when LOCAL_ALB_PORT is set; removed again when we stop."""
+    from local import dataplane
+
+    alb = dataplane.start_from_env(endpoint)
+    if alb is None:
+        return
+    print(f"local ALB: listeners from 127.0.0.1:{alb.base_port}, work dir {alb.workdir}", file=sys.stderr, flush=True)
+
+    # main() turns SIGTERM into sys.exit: stop the proxies at exit.
+    atexit.register(alb.stop)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="patched moto server")
     parser.add_argument("--host", default="127.0.0.1")
@@ -56,6 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 
     applied = apply_all()
     print(f"moto patches applied: {', '.join(applied)}", file=sys.stderr, flush=True)
+    start_dataplane(f"http://{args.host}:{args.port}")
     # moto.server.main, with the health route in front of moto's dispatcher.
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple

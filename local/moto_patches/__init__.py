@@ -16,12 +16,14 @@ Known gaps and what we do about them:
 | 5 | CloudFormation | no ``AWS::Serverless`` transform | not patched: the deploy transforms with samtranslator itself (as ``sam deploy`` does) |
 | 6 | CloudFormation | ``AWS::ApiGateway::RestApi`` needs a ``Name``, the swagger ``Body`` is ignored, ``AWS::ApiGateway::Stage`` is unsupported; CreateChangeSet without ``ChangeSetType`` creates a second stack (AWS: UPDATE) | ``cloudformation``: rewrite the template as it is parsed; default ``ChangeSetType`` to UPDATE (see that module) |
 | 7 | Lambda/API Gateway | invoke needs registry images; stage URLs are not served in server mode | not patched: ``local/local_api.py`` serves the API routes in-process |
-| 8 | ELBv2 | no data plane: the ALB routes no traffic, health is ``healthy`` at once | not patched: the frontend role checks ``/healthz`` on the host itself before registering |
+| 8 | ELBv2 | no data plane: the ALB routes no traffic, health is ``healthy`` at once, deregistered targets are ``unused`` at once | closed when ``LOCAL_ALB_PORT`` is set: ``local.dataplane`` runs HAProxy from the ELBv2 state; ``elbv2`` answers DescribeTargetHealth from its checks (``initial``, ``healthy``, ``unhealthy`` + reason, ``draining``, ``unused``) and drains on DeregisterTargets (``tests/integration/test_dataplane_alb.py``) |
 | 9 | EC2 | the AMI catalogue has no Debian image (owner 136693071363, ``debian-12-amd64-*``) | ``ec2_amis``: seed two Debian 12 AMIs into the catalogue every backend (and reset) loads |
 | 10 | DynamoDB | item writes are not atomic under the threaded server: concurrent ``UpdateItem ADD`` on one item can lose increments | ``dynamodb``: serialise the backend's item reads/writes with one lock |
 | 11 | Route 53 | hosted zone ids are 22 random characters; AWS ids start with ``Z`` (the guard checks that form) | ``route53``: ids ``Z`` + 20 characters |
 | 12 | CloudFormation | deleting a stack leaves its ``AWS::ApiGateway::RestApi`` (untagged, nothing billed offline) | not patched: known, harmless offline; teardown checks tagged resources |
 | 13 | ELBv2 | a fixed-response ``MessageBody`` longer than 1024 characters is stored; AWS refuses it (ValidationError) | ``elbv2``: refuse it like AWS |
+| 14 | CloudFront | distributions serve nothing; CreateInvalidation purges nothing and is complete at once | closed when ``LOCAL_EDGE_PORT`` is set: ``local.edge`` serves each distribution with nginx; ``cloudfront`` purges the edge cache before the invalidation is reported ``Completed`` (``tests/integration/test_dataplane_alb.py``) |
+| 15 | S3 | SigV4 signatures are not verified: a GetObject signed with a wrong secret key succeeds (an unsigned GET of a private bucket is refused, 403) | not patched: the local edge reads S3 only with signed requests (``local.edge.S3Signer``), so OAC's path is exercised but its signature is not checked offline |
 """
 
 from __future__ import annotations

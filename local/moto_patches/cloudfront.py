@@ -5,6 +5,8 @@
 3. ``Origin`` keeps neither ``S3OriginConfig`` nor ``OriginAccessControlId``, so GetDistributionConfig
    returns an S3 origin without them and every compare sees drift.
 4. Invalidations report ``COMPLETED``; AWS reports ``Completed`` (botocore's waiter waits for that).
+14. Distributions serve nothing and invalidations purge nothing: with ``LOCAL_EDGE_PORT`` set,
+    ``local.edge`` serves them and CreateInvalidation purges the edge's cache before it answers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from moto.cloudfront import models
 from moto.cloudfront.exceptions import OriginDoesNotExist
+
+from local import dataplane
 
 _orig_config_init = models.DistributionConfig.__init__
 _orig_origin_init = models.Origin.__init__
@@ -51,6 +55,9 @@ def origin_init(self: Any, origin: dict[str, Any]) -> None:
 
 def invalidation_init(self: Any, *args: Any, **kwargs: Any) -> None:
     _orig_invalidation_init(self, *args, **kwargs)
+    # With the local edge running (gap 14), its cache is purged first: Completed means purged.
+    if (edge := dataplane.current_edge()) is not None:
+        edge.invalidate(self.distribution.id, list(self.paths or []))
     self.status = "Completed"
 
 

@@ -8,6 +8,10 @@ removes both. We key by ``"Id:Port"`` everywhere the target group touches its di
 Gap 13: AWS refuses a fixed-response ``MessageBody`` longer than 1024 characters (ValidationError;
 botocore does not check maximum lengths); moto 5.2.5 stores any length. The maintenance page is such a
 body, so the emulator refuses it like AWS.
+
+Gap 8: with the local ALB running (``local.dataplane``, LOCAL_ALB_PORT), DescribeTargetHealth answers
+what HAProxy's health checks measure, DeregisterTargets drains the target in the proxy at once, and a
+describe without a target list also lists the targets still draining.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any
 from moto.elbv2 import models
 from moto.elbv2.exceptions import InvalidTargetError, ValidationError
 from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup, TargetNotRunning
+
+from local import dataplane
 
 MAX_FIXED_RESPONSE_BODY = 1024
 _validate_fixed_response = ELBv2Backend._validate_fixed_response_action
@@ -44,6 +50,9 @@ def deregister(self: FakeTargetGroup, targets: list[dict[str, Any]]) -> None:
         if not t:
             raise InvalidTargetError()
         self.deregistered_targets[key] = t
+        if (alb := dataplane.current()) is not None:  # gap 8: the local ALB drains it at once
+            delay = int(self.attributes.get("deregistration_delay.timeout_seconds", 300))
+            alb.deregistered(self.name, t["Id"], t["Port"], delay)
 
 
 def deregister_terminated_instances(self: FakeTargetGroup, instance_ids: list[str]) -> None:
@@ -56,6 +65,14 @@ def health_for(self: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) 
     key = _key(self, target)
     port = int(target.get("Port") or self.port)
     t = self.targets.get(key)
+    # Gap 8: with the local ALB running, the health is what the proxy measures.
+    if (alb := dataplane.current()) is not None:
+        measured = alb.health(self.name, target["Id"], port, registered=t is not None)
+        if measured is not None:
+            state, reason, description = measured
+            return FakeHealthStatus(
+                target["Id"], port, self.health_check_port, state, reason or None, description or None
+            )
     if t is None:
         if key in self.terminated_targets:
             return FakeHealthStatus(
@@ -98,8 +115,22 @@ def validate_fixed_response(self: ELBv2Backend, action: Any, i: int, index: int)
         )
 
 
+def describe_target_health(self: ELBv2Backend, target_group_arn: str, targets: list[dict[str, Any]]) -> list:
+    """Without a target list, AWS lists registered targets and the ones still draining (gap 8)."""
+    group = self.target_groups.get(target_group_arn)
+    if group is not None and not targets:
+        targets = list(group.targets.values())
+        if (alb := dataplane.current()) is not None:
+            targets += [{"Id": i, "Port": p} for i, p in alb.draining_targets(group.name)]
+    return _original_describe_target_health(self, target_group_arn, targets)
+
+
+_original_describe_target_health = ELBv2Backend.describe_target_health
+
+
 def apply() -> None:
     ELBv2Backend._validate_fixed_response_action = validate_fixed_response
+    ELBv2Backend.describe_target_health = describe_target_health
     FakeTargetGroup.register = register
     FakeTargetGroup.deregister = deregister
     FakeTargetGroup.deregister_terminated_instances = deregister_terminated_instances

@@ -74,6 +74,7 @@ def envctl(tmp_path):
     env = dict(
         os.environ, LOCAL_AWS_PORT=str(port), LOCAL_API_PORT=str(free_port()), LOCAL_STATE_DIR=str(tmp_path / "state")
     )
+    env["LOCAL_DATAPLANE"] = "0"  # the data plane has its own tests (tests/integration/test_dataplane_alb.py)
 
     def call(*args: str):
         return run([sys.executable, "-m", "local.envctl", *args], env=env)
