@@ -24,6 +24,9 @@ Known gaps and what we do about them:
 | 13 | ELBv2 | a fixed-response ``MessageBody`` longer than 1024 characters is stored; AWS refuses it (ValidationError) | ``elbv2``: refuse it like AWS |
 | 14 | CloudFront | distributions serve nothing; CreateInvalidation purges nothing and is complete at once | closed when ``LOCAL_EDGE_PORT`` is set: ``local.edge`` serves each distribution with nginx; ``cloudfront`` purges the edge cache before the invalidation is reported ``Completed`` (``tests/integration/test_dataplane_alb.py``) |
 | 15 | S3 | SigV4 signatures are not verified: a GetObject signed with a wrong secret key succeeds (an unsigned GET of a private bucket is refused, 403) | not patched: the local edge reads S3 only with signed requests (``local.edge.S3Signer``), so OAC's path is exercised but its signature is not checked offline |
+| 16 | CloudWatch | PutMetricAlarm accepts any ``Period`` and any string as an action (AWS: 10/20/30/multiple of 60; ARNs only; EC2 actions in the alarm's region on an ``InstanceId`` metric; ``recover`` on ``StatusCheckFailed_System`` only) | ``cloudwatch``: validate as AWS does |
+| 17 | CloudWatch | alarms never evaluate metrics: their state stays ``INSUFFICIENT_DATA`` unless set | not patched: the roll's bake reads alarm states; tests set them with ``SetAlarmState`` |
+| 18 | SNS | an e-mail subscription is confirmed at once (AWS: ``PendingConfirmation`` until the owner clicks the mail) | not patched: nothing reads the confirmation state; the README says to confirm |
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53")
+PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch")
 _applied: list[str] = []
 
 

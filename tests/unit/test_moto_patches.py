@@ -229,3 +229,53 @@ def test_elbv2_fixed_response_body_limited_like_aws(moto_url):
 
 def test_elbv2_fixed_response_body_gap_exists_unpatched(plain_moto_url):
     fixed_response_rule(plain_moto_url, "x" * 1025)
+
+
+BAD_ALARMS = {
+    "period 45": {"Period": 45},
+    "action not an ARN": {"AlarmActions": ["recover"]},
+    "recover ARN in another region": {"AlarmActions": ["arn:aws:automate:eu-west-1:ec2:recover"]},
+    "recover on another metric": {
+        "MetricName": "CPUUtilization",
+        "AlarmActions": ["arn:aws:automate:us-east-1:ec2:recover"],
+    },
+    "EC2 action without InstanceId": {"Dimensions": [], "AlarmActions": ["arn:aws:automate:us-east-1:ec2:reboot"]},
+}
+
+
+def put_alarm(url: str, **overrides) -> None:
+    params = {
+        "AlarmName": f"a-{free_port()}",
+        "Namespace": "AWS/EC2",
+        "MetricName": "StatusCheckFailed_System",
+        "Statistic": "Maximum",
+        "Dimensions": [{"Name": "InstanceId", "Value": "i-0123456789abcdef0"}],
+        "Period": 60,
+        "EvaluationPeriods": 2,
+        "Threshold": 0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "AlarmActions": ["arn:aws:automate:us-east-1:ec2:recover", "arn:aws:sns:us-east-1:123456789012:alarms"],
+    }
+    params.update(overrides)
+    client(url, "cloudwatch").put_metric_alarm(**params)
+
+
+def test_cloudwatch_accepts_a_valid_recover_alarm(moto_url):
+    put_alarm(moto_url)
+    put_alarm(
+        moto_url,
+        Period=10,
+        MetricName="StatusCheckFailed_Instance",
+        AlarmActions=["arn:aws:automate:us-east-1:ec2:reboot"],
+    )
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ALARMS))
+def test_cloudwatch_refuses_alarms_aws_refuses(moto_url, case):
+    with pytest.raises(botocore.exceptions.ClientError, match="ValidationError"):
+        put_alarm(moto_url, **BAD_ALARMS[case])
+
+
+def test_cloudwatch_alarm_gap_exists_unpatched(plain_moto_url):
+    for case in BAD_ALARMS.values():
+        put_alarm(plain_moto_url, **case)
