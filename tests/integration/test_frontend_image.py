@@ -21,7 +21,7 @@ from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "app" / "frontend"
-CONTEXT_FILES = ("Dockerfile", "nginx.conf", "healthz.conf", "healthz-broken.conf")
+CONTEXT_FILES = ("Dockerfile", "nginx.conf", "healthz.conf", "healthz-broken.conf", "pages.conf", "pages-broken.conf")
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -63,11 +63,11 @@ def image_factory(docker_engine, tmp_path_factory):
     result = build_site.build(ROOT / "app" / "site", context / "site", config)
     tags: list[str] = []
 
-    def build(broken: bool = False) -> tuple[str, build_site.BuildResult]:
+    def build(broken: bool | str = False) -> tuple[str, build_site.BuildResult]:
         tag = f"cloudsite/frontend-test:{uuid.uuid4().hex[:10]}"
         args = ["build", "-q", "--build-arg", f"BASE_IMAGE={nginx_tag()}", "-t", tag]
         if broken:
-            args += ["--build-arg", "BROKEN=true"]
+            args += ["--build-arg", f"BROKEN={'true' if broken is True else broken}"]
         docker(*args, str(context))
         tags.append(tag)
         return tag, result
@@ -172,6 +172,17 @@ def test_broken_build_answers_500_on_healthz(image_factory, running):
     # The site itself is still served: only the health check is broken.
     _, _, body = fetch(f"{url}/version.json")
     assert json.loads(body)["hash"] == result.hash
+
+
+def test_pages_broken_build_passes_checks_but_fails_pages(image_factory, running):
+    """BROKEN=pages: the version the bake rehearsal rolls (health and version checks pass, pages do not)."""
+    tag, result = image_factory(broken="pages")
+    url = running(tag)
+    assert fetch(f"{url}/healthz")[0] == 200
+    status, _, body = fetch(f"{url}/version.json")
+    assert status == 200 and json.loads(body)["hash"] == result.hash
+    assert fetch(f"{url}/")[0] == 500
+    assert fetch(f"{url}/index.html")[0] == 500
 
 
 @pytest.mark.emulator
