@@ -86,7 +86,13 @@ def main(argv: list[str] | None = None) -> None:
     while running:
         start = time.monotonic()
         now = time.time()
-        ports = registered_ports(client, args.target_group_arn)
+        try:
+            ports = registered_ports(client, args.target_group_arn)
+        except Exception as exc:  # an overloaded emulator must not end the watch silently: count, retry
+            stats["emulator_errors"] = stats.get("emulator_errors", 0) + 1
+            stats["last_emulator_error"] = repr(exc)[:200]
+            time.sleep(args.interval)
+            continue
         for port in known - ports:
             left_at.setdefault(port, now)
         for port in ports & set(left_at):
