@@ -187,9 +187,11 @@ class LocalApi:
         if method not in methods:
             return _json(405, {"error": f"{method} is not allowed on /{route}"}, env["ALLOWED_ORIGIN"])
         module = self.handlers[module_name]
-        client = self.clients["dynamodb" if module_name == "counter" else "ses"]
         event = proxy_event(method, stage, route, raw_path, headers, body, source_ip)
-        result = module.handle(event, module.config_from_env(env), client)
+        if module_name == "counter":
+            result = module.handle(event, module.config_from_env(env), self.clients["dynamodb"])
+        else:
+            result = module.handle(event, module.config_from_env(env), self.clients["ses"], self.clients["dynamodb"])
         return int(result["statusCode"]), dict(result.get("headers") or {}), result.get("body") or ""
 
 

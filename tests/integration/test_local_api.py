@@ -106,16 +106,62 @@ def api(moto_url, deployed, tmp_path_factory):
     proc.wait(timeout=10)
 
 
-def test_post_count_twice_gives_n_then_n_plus_one_and_get_does_not_change_it(api):
-    status, headers, first = request(f"{api}/prod/count", "POST")
+def test_posts_count_each_visitor_once_and_get_does_not_change_it(api):
+    status, headers, first = request(f"{api}/prod/count", "POST", headers={"User-Agent": "visitor-a"})
     assert status == 200
     assert headers["Access-Control-Allow-Origin"] == ORIGIN
     n = first["count"]
-    assert n >= 1
-    assert request(f"{api}/prod/count", "POST")[2] == {"count": n + 1}
+    assert n >= 1 and first["counted"] is True
+    assert request(f"{api}/prod/count", "POST", headers={"User-Agent": "visitor-a"})[2] == {
+        "count": n,
+        "counted": False,
+    }
+    assert request(f"{api}/prod/count")[2] == {"count": n}
+    assert request(f"{api}/prod/count", "POST", headers={"User-Agent": "visitor-b"})[2] == {
+        "count": n + 1,
+        "counted": True,
+    }
     assert request(f"{api}/prod/count")[2] == {"count": n + 1}
-    assert request(f"{api}/prod/count")[2] == {"count": n + 1}
-    assert request(f"{api}/prod/count", "POST")[2] == {"count": n + 2}
+
+
+def test_hundred_posts_from_one_source_count_once_two_sources_twice(api, deployed, moto_url):
+    """Issue 13 point 2, through the local API with real DynamoDB writes in the emulator."""
+    lapi = api_in_process(deployed, moto_url)
+    before = json.loads(lapi.dispatch("GET", "/prod/count", {}, "")[2])["count"]
+    for _ in range(100):
+        lapi.dispatch("POST", "/prod/count", {"User-Agent": "curl/8"}, "", "198.51.100.20")
+    assert json.loads(lapi.dispatch("GET", "/prod/count", {}, "")[2])["count"] == before + 1
+    lapi.dispatch("POST", "/prod/count", {"User-Agent": "curl/8"}, "", "198.51.100.21")
+    assert json.loads(lapi.dispatch("GET", "/prod/count", {}, "")[2])["count"] == before + 2
+
+
+def test_contact_burst_is_throttled_and_cross_site_posts_send_nothing(api, deployed, moto_url):
+    """Issue 13 point 1: the local API enforces what the handler enforces (cooldown, Content-Type,
+    Origin); API Gateway's method throttle is checked on the template (test_backend_template)."""
+    lapi = api_in_process(deployed, moto_url)
+    before = len(ses_messages(moto_url))
+    good = json.dumps({"name": "Ada", "email": "ada@example.org", "message": "burst", "website": ""})
+    json_from_site = {"Content-Type": "application/json", "Origin": ORIGIN}
+    statuses = [lapi.dispatch("POST", "/prod/contact", json_from_site, good, "198.51.100.30")[0] for _ in range(10)]
+    assert statuses == [200] + [429] * 9
+    plain = lapi.dispatch(
+        "POST", "/prod/contact", {"Content-Type": "text/plain", "Origin": ORIGIN}, good, "198.51.100.31"
+    )
+    foreign = {"Content-Type": "application/json", "Origin": "https://evil.example"}
+    assert plain[0] == 415
+    assert lapi.dispatch("POST", "/prod/contact", foreign, good, "198.51.100.32")[0] == 403
+    assert len(ses_messages(moto_url)) == before + 1
+
+
+def api_in_process(project: str, moto_url: str) -> local_api.LocalApi:
+    """The local API's dispatcher, in-process (so a test can choose the source address)."""
+    import boto3
+
+    kw = {"endpoint_url": moto_url, "region_name": "us-east-1", "aws_access_key_id": "t", "aws_secret_access_key": "t"}
+    clients = {name: boto3.client(name, **kw) for name in ("dynamodb", "ses", "cloudformation")}
+    return local_api.LocalApi(
+        local_api.StackSettings(clients["cloudformation"], project, local_api.Overrides()), clients
+    )
 
 
 def test_cors_preflight_matches_the_template(api):
@@ -129,7 +175,7 @@ def test_cors_preflight_matches_the_template(api):
 def test_contact_sends_exactly_one_message_for_good_input_and_none_for_bad(api, moto_url):
     before = len(ses_messages(moto_url))
     good = {"name": "Ada", "email": "ada@example.org", "message": "Hello from the local API", "website": ""}
-    status, _, body = request(f"{api}/prod/contact", "POST", good)
+    status, _, body = request(f"{api}/prod/contact", "POST", good, headers={"Origin": ORIGIN})
     assert (status, body) == (200, {"ok": True})
     messages = ses_messages(moto_url)
     assert len(messages) == before + 1
@@ -140,7 +186,7 @@ def test_contact_sends_exactly_one_message_for_good_input_and_none_for_bad(api, 
         ({**good, "message": "x" * 2001}, "message"),
         ({**good, "website": "http://spam.example"}, "website"),
     ):
-        status, _, body = request(f"{api}/prod/contact", "POST", bad)
+        status, _, body = request(f"{api}/prod/contact", "POST", bad, headers={"Origin": ORIGIN})
         assert (status, body["field"]) == (400, field)
     assert len(ses_messages(moto_url)) == before + 1
 

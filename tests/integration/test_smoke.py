@@ -101,8 +101,8 @@ def smoke(moto_url: str, live: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, env=ansible_env(moto_url), capture_output=True, text=True, timeout=300)
 
 
-def current_count(live: dict) -> int:
-    with urllib.request.urlopen(live["count_url"], timeout=5) as resp:
+def current_count(live: dict, query: str = "") -> int:
+    with urllib.request.urlopen(live["count_url"] + query, timeout=5) as resp:
         return json.load(resp)["count"]
 
 
@@ -112,8 +112,12 @@ def test_smoke_passes_on_a_healthy_site(moto_url, live):
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     match = RECAP.search(proc.stdout)
     assert match and match.group(4) == "0"
-    # Two visits counted, as the counter check says.
-    assert current_count(live) == before + 2
+    # Issue 13 point 2: the production count is untouched; the smoke counter counted this controller once.
+    assert current_count(live) == before
+    assert current_count(live, "?counter=smoke") == 1
+    proc = smoke(moto_url, live)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert (current_count(live), current_count(live, "?counter=smoke")) == (before, 1)
 
 
 def test_smoke_fails_on_another_build(moto_url, live):

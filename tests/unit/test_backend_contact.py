@@ -1,10 +1,12 @@
-"""Contact handler: 400 naming the field for each bad input, exactly one SES message for a good one."""
+"""Contact handler: 400 naming the field for each bad input, exactly one SES message for a good one,
+nothing sent for cross-site or non-JSON posts, a cooldown per sender and a daily limit."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import sys
+import uuid
 from pathlib import Path
 
 import boto3
@@ -28,12 +30,21 @@ def load_handler(name: str):
 
 
 contact = load_handler("contact")
-CONFIG = contact.Config(sender=SENDER, recipient=RECIPIENT, allowed_origin="https://site.example", stage="test")
+TABLE = "cloudsite-backend-test-visitors"
+ORIGIN = "https://site.example"
+CONFIG = contact.Config(sender=SENDER, recipient=RECIPIENT, allowed_origin=ORIGIN, stage="test", table_name=TABLE)
 GOOD = {"name": "Ada Lovelace", "email": "ada@example.org", "message": "Hello, I liked your site.", "website": ""}
 
 
-def event(body, method: str = "POST") -> dict:
-    return {"httpMethod": method, "path": "/contact", "body": body if isinstance(body, str) else json.dumps(body)}
+def event(body, method: str = "POST", source: str | None = None, headers: dict | None = None) -> dict:
+    """A proxy event as the site's page sends it; each call without ``source`` comes from a new address."""
+    return {
+        "httpMethod": method,
+        "path": "/contact",
+        "headers": {"Content-Type": "application/json", "Origin": ORIGIN} if headers is None else headers,
+        "requestContext": {"identity": {"sourceIp": source or f"203.0.113.{uuid.uuid4().hex}"}},
+        "body": body if isinstance(body, str) else json.dumps(body),
+    }
 
 
 def sent_messages() -> list:
@@ -49,11 +60,22 @@ def ses(monkeypatch):
         client = boto3.client("ses", region_name="us-east-1")
         client.verify_email_identity(EmailAddress=SENDER)
         client.verify_email_identity(EmailAddress=RECIPIENT)
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        )
         yield client
 
 
-def post(client, body) -> tuple[int, dict, dict]:
-    resp = contact.handle(event(body), CONFIG, client)
+@pytest.fixture
+def ddb(ses):
+    return boto3.client("dynamodb", region_name="us-east-1")
+
+
+def post(client, body, config=CONFIG, **kw) -> tuple[int, dict, dict]:
+    resp = contact.handle(event(body, **kw), config, client, boto3.client("dynamodb", region_name="us-east-1"))
     return resp["statusCode"], json.loads(resp["body"]), resp["headers"]
 
 
@@ -118,15 +140,15 @@ def test_visitor_input_never_reaches_email_or_response_headers(ses):
 
 
 def test_other_methods_are_405(ses):
-    resp = contact.handle(event(GOOD, method="GET"), CONFIG, ses)
+    resp = contact.handle(event(GOOD, method="GET"), CONFIG, ses, None)
     assert resp["statusCode"] == 405
     assert sent_messages() == []
 
 
 def test_unverified_sender_is_502_and_nothing_is_sent(ses):
-    cfg = contact.Config(sender="nobody@unverified.example", recipient=RECIPIENT, allowed_origin="*")
-    resp = contact.handle(event(GOOD), cfg, ses)
-    assert resp["statusCode"] == 502
+    cfg = contact.Config(sender="nobody@unverified.example", recipient=RECIPIENT, allowed_origin="*", table_name=TABLE)
+    status, _, _ = post(ses, GOOD, cfg)
+    assert status == 502
     assert sent_messages() == []
 
 
@@ -134,9 +156,12 @@ def test_handler_reads_its_configuration_from_the_environment(ses, monkeypatch):
     monkeypatch.setenv("SENDER", SENDER)
     monkeypatch.setenv("RECIPIENT", RECIPIENT)
     monkeypatch.setenv("ALLOWED_ORIGIN", "https://env.example")
+    monkeypatch.setenv("TABLE_NAME", TABLE)
     contact._client.cache_clear()
     try:
-        resp = contact.handler(event(GOOD), None)
+        resp = contact.handler(
+            event(GOOD, headers={"content-type": "application/json", "origin": "https://env.example"}), None
+        )
     finally:
         contact._client.cache_clear()
     assert resp["statusCode"] == 200
@@ -145,5 +170,69 @@ def test_handler_reads_its_configuration_from_the_environment(ses, monkeypatch):
 
 
 def test_config_names_what_is_missing():
-    with pytest.raises(RuntimeError, match="SENDER, RECIPIENT"):
+    with pytest.raises(RuntimeError, match="SENDER, RECIPIENT, TABLE_NAME"):
         contact.config_from_env({})
+
+
+def test_deeply_nested_body_is_400_not_a_crash(ses):
+    """Issue 13 point 3: 10 KB of '[' (under the 16 KiB limit) raised RecursionError (API Gateway: 502)."""
+    status, payload, headers = post(ses, "[" * 10 * 1024)
+    assert status == 400 and payload["field"] == "body" and payload["error"]
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert sent_messages() == []
+
+
+REFUSED = {
+    "text/plain (no CORS preflight)": ({"Content-Type": "text/plain", "Origin": ORIGIN}, 415, "content-type"),
+    "form post": ({"Content-Type": "application/x-www-form-urlencoded", "Origin": ORIGIN}, 415, "content-type"),
+    "no content type": ({"Origin": ORIGIN}, 415, "content-type"),
+    "foreign origin": ({"Content-Type": "application/json", "Origin": "https://evil.example"}, 403, "origin"),
+    "no origin": ({"Content-Type": "application/json"}, 403, "origin"),
+}
+
+
+@pytest.mark.parametrize("headers,status,field", REFUSED.values(), ids=REFUSED.keys())
+def test_non_json_or_foreign_origin_posts_are_refused_and_send_nothing(ses, headers, status, field):
+    """Issue 13 point 1: a third-party page's text/plain post, or any foreign origin, sends no mail."""
+    got, payload, _ = post(ses, GOOD, headers=headers)
+    assert (got, payload["field"]) == (status, field)
+    assert sent_messages() == []
+
+
+def test_json_with_charset_from_the_site_is_accepted(ses):
+    status, _, _ = post(ses, GOOD, headers={"content-type": "application/json; charset=utf-8", "origin": ORIGIN})
+    assert status == 200 and len(sent_messages()) == 1
+
+
+def test_a_burst_from_one_sender_sends_one_message_then_429(ses, ddb):
+    """Issue 13 point 1: the per-sender cooldown, kept in DynamoDB as a salted hash with a TTL."""
+    results = [post(ses, GOOD, source="198.51.100.7") for _ in range(5)]
+    assert [r[0] for r in results] == [200, 429, 429, 429, 429]
+    assert results[1][2]["Retry-After"] == str(CONFIG.cooldown_seconds)
+    assert len(sent_messages()) == 1
+    assert post(ses, GOOD, source="198.51.100.8")[0] == 200
+    items = ddb.scan(TableName=TABLE)["Items"]
+    assert "198.51.100" not in json.dumps(items)
+    cooldowns = [i for i in items if i["id"]["S"].startswith("contact#")]
+    assert len(cooldowns) == 2 and all("expires" in i for i in cooldowns)
+
+
+def test_an_expired_cooldown_no_longer_blocks(ses, ddb):
+    """TTL deletion lags: an expired item still in the table must not block the sender."""
+    guard = contact.Guard(ddb, CONFIG, now=1_700_000_000)
+    assert guard.start_cooldown("198.51.100.7") is True
+    assert (
+        contact.Guard(ddb, CONFIG, now=1_700_000_000 + CONFIG.cooldown_seconds - 1).start_cooldown("198.51.100.7")
+        is False
+    )
+    assert (
+        contact.Guard(ddb, CONFIG, now=1_700_000_000 + CONFIG.cooldown_seconds + 1).start_cooldown("198.51.100.7")
+        is True
+    )
+
+
+def test_the_daily_limit_caps_the_mail_sent(ses):
+    cfg = contact.Config(sender=SENDER, recipient=RECIPIENT, allowed_origin=ORIGIN, table_name=TABLE, daily_limit=3)
+    statuses = [post(ses, GOOD, cfg)[0] for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    assert len(sent_messages()) == 3

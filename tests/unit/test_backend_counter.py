@@ -1,4 +1,4 @@
-"""Visitor counter handler: atomic ADD per POST, GET reads only, no update lost under concurrency."""
+"""Visitor counter handler: one atomic ADD per visitor and day, GET reads only, no update lost under concurrency."""
 
 from __future__ import annotations
 
@@ -40,9 +40,24 @@ def create_table(client, name: str = TABLE) -> None:
     )
 
 
-def call(client, method: str, config=CONFIG) -> tuple[int, dict]:
-    resp = counter.handle({"httpMethod": method, "path": "/count"}, config, client)
-    return resp["statusCode"], json.loads(resp["body"])
+def visit(method: str, source: str | None = None, agent: str = "Mozilla/5.0", query: dict | None = None) -> dict:
+    """A proxy event; each call without ``source`` comes from a new address (a new visitor)."""
+    return {
+        "httpMethod": method,
+        "path": "/count",
+        "headers": {"User-Agent": agent},
+        "queryStringParameters": query,
+        "requestContext": {
+            "identity": {"sourceIp": source or f"203.0.113.{uuid.uuid4().int % 250}-{uuid.uuid4().hex}"}
+        },
+    }
+
+
+def call(client, method: str, config=CONFIG, **kw) -> tuple[int, dict]:
+    resp = counter.handle(visit(method, **kw), config, client)
+    body = json.loads(resp["body"])
+    body.pop("counted", None)
+    return resp["statusCode"], body
 
 
 @pytest.fixture
@@ -60,7 +75,7 @@ def test_get_before_any_visit_is_zero(ddb):
     assert call(ddb, "GET") == (200, {"count": 0})
 
 
-def test_post_increments_by_exactly_one_per_call(ddb):
+def test_post_increments_by_exactly_one_per_new_visitor(ddb):
     assert [call(ddb, "POST")[1]["count"] for _ in range(5)] == [1, 2, 3, 4, 5]
     item = ddb.get_item(TableName=TABLE, Key={"id": {"S": "visitors"}})["Item"]
     assert item["count"] == {"N": "5"}
@@ -81,7 +96,7 @@ def test_other_methods_are_rejected_without_touching_the_table(ddb):
 
 def test_missing_table_is_503_not_a_crash(ddb):
     cfg = counter.Config(table_name="no-such-table", allowed_origin="https://site.example")
-    resp = counter.handle({"httpMethod": "POST"}, cfg, ddb)
+    resp = counter.handle(visit("POST"), cfg, ddb)
     assert resp["statusCode"] == 503
 
 
@@ -98,11 +113,11 @@ def test_handler_reads_its_configuration_from_the_environment(ddb, monkeypatch):
     monkeypatch.setenv("ALLOWED_ORIGIN", "https://env.example")
     counter._client.cache_clear()
     try:
-        resp = counter.handler({"httpMethod": "POST"}, None)
+        resp = counter.handler(visit("POST"), None)
     finally:
         counter._client.cache_clear()
     assert resp["statusCode"] == 200
-    assert json.loads(resp["body"]) == {"count": 1}
+    assert json.loads(resp["body"]) == {"count": 1, "counted": True}
     assert resp["headers"]["Access-Control-Allow-Origin"] == "https://env.example"
 
 
@@ -112,9 +127,11 @@ def test_config_requires_a_table_name():
 
 
 def test_post_is_a_single_atomic_update_item_with_add():
-    """No read-modify-write: exactly one UpdateItem call with an ADD expression, no GetItem."""
+    """No read-modify-write: after the visit claim, exactly one UpdateItem call with an ADD expression."""
     client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(client) as stub:
+        stub.add_response("get_item", {"Item": {"id": {"S": "salt#x"}, "salt": {"S": "00" * 32}}})
+        stub.add_response("put_item", {})
         stub.add_response(
             "update_item",
             {"Attributes": {"count": {"N": "42"}}},
@@ -167,3 +184,36 @@ def test_emulator_patch_serialises_item_writes(ddb):
         assert results == []
     worker.join(timeout=30)
     assert results == [(200, {"count": 1})]
+
+
+def test_hundred_posts_from_one_source_count_once_and_two_sources_twice(ddb):
+    """Issue 13 point 2: dedupe per visitor (source + user agent) and UTC day, in DynamoDB."""
+    first = [counter.handle(visit("POST", source="198.51.100.7"), CONFIG, ddb) for _ in range(100)]
+    bodies = [json.loads(r["body"]) for r in first]
+    assert bodies[0] == {"count": 1, "counted": True}
+    assert all(b == {"count": 1, "counted": False} for b in bodies[1:])
+    assert json.loads(counter.handle(visit("POST", source="198.51.100.8"), CONFIG, ddb)["body"])["count"] == 2
+    assert call(ddb, "GET") == (200, {"count": 2})
+
+
+def test_visits_are_stored_as_expiring_salted_hashes_never_the_address(ddb):
+    counter.handle(visit("POST", source="198.51.100.7", agent="curl/8"), CONFIG, ddb)
+    items = ddb.scan(TableName=TABLE)["Items"]
+    (claim,) = [i for i in items if i["id"]["S"].startswith("visit#")]
+    assert "198.51.100.7" not in json.dumps(items) and "curl" not in json.dumps(items)
+    assert int(claim["expires"]["N"]) > 0
+    (salt,) = [i for i in items if i["id"]["S"].startswith("salt#")]
+    assert len(bytes.fromhex(salt["salt"]["S"])) == 32 and "expires" in salt
+
+
+def test_the_smoke_counter_leaves_the_visitor_count_untouched(ddb):
+    call(ddb, "POST")
+    smoke = [
+        json.loads(counter.handle(visit("POST", query={"counter": "smoke"}), CONFIG, ddb)["body"]) for _ in range(2)
+    ]
+    assert [b["count"] for b in smoke] == [1, 2]
+    assert call(ddb, "GET") == (200, {"count": 1})
+    assert call(ddb, "GET", query={"counter": "smoke"}) == (200, {"count": 2})
+    status, body = call(ddb, "POST", query={"counter": "other"})
+    assert (status, body["field"]) == (400, "counter")
+    assert "Item" not in ddb.get_item(TableName=TABLE, Key={"id": {"S": "other"}})

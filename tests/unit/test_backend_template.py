@@ -86,28 +86,68 @@ def inline_statements(role: dict) -> list[dict]:
     return [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
 
 
-def test_counter_may_only_get_and_update_its_table(transformed):
-    role = transformed["Resources"]["VisitorCounterFunctionRole"]
-    (stmt,) = inline_statements(role)
-    assert sorted(stmt["Action"]) == ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+def statement(role: dict, sid: str) -> dict:
+    (stmt,) = [s for s in inline_statements(role) if s.get("Sid") == sid]
+    return stmt
+
+
+def test_counter_may_only_get_put_and_update_its_own_items(transformed):
+    role = transformed["Resources"]["VisitorCounterRole"]
+    stmt = statement(role, "CounterItemsOnly")
+    assert sorted(stmt["Action"]) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     assert stmt["Resource"] == {"Fn::GetAtt": ["CounterTable", "Arn"]}
+    # Issue 13 point 8: the statement named for the counter item covered the whole table.
+    assert stmt["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["visitors", "smoke", "visit#*", "salt#*"]}
+    }
 
 
-def test_contact_may_only_send_from_the_sender_identity(transformed):
-    role = transformed["Resources"]["ContactFunctionRole"]
-    (stmt,) = inline_statements(role)
+def test_contact_may_only_send_from_the_sender_to_the_recipient(transformed):
+    role = transformed["Resources"]["ContactRole"]
+    stmt = statement(role, "SendFromTheSenderToTheRecipientOnly")
     assert stmt["Action"] == "ses:SendEmail"
     resources = json.dumps(stmt["Resource"])
     assert "identity/${SenderEmail}" in resources and "*" not in resources
-    assert stmt["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
+    assert stmt["Condition"]["StringEquals"] == {"ses:FromAddress": {"Ref": "SenderEmail"}}
+    # Issue 13 point 8: no recipient condition before.
+    assert stmt["Condition"]["ForAllValues:StringEquals"] == {"ses:Recipients": [{"Ref": "RecipientEmail"}]}
+    assert stmt["Condition"]["Null"] == {"ses:Recipients": "false"}
+    guard = statement(role, "GuardItemsOnly")
+    assert guard["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["contact#*", "contact-day#*", "salt#*"]}
+    }
     for role in of_type(transformed, "AWS::IAM::Role").values():
         for s in inline_statements(role):
             assert "*" not in json.dumps(s["Action"]), s
 
 
+def test_functions_write_logs_to_their_own_group_only(transformed):
+    """Issue 13 point 8: AWSLambdaBasicExecutionRole granted logs on every resource."""
+    res = transformed["Resources"]
+    for function, role, group in (
+        ("VisitorCounterFunction", "VisitorCounterRole", "VisitorCounterLogGroup"),
+        ("ContactFunction", "ContactRole", "ContactLogGroup"),
+    ):
+        assert res[function]["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+        assert "ManagedPolicyArns" not in res[role]["Properties"]
+        logs = statement(res[role], "OwnLogGroupOnly")
+        assert sorted(logs["Action"]) == ["logs:CreateLogStream", "logs:PutLogEvents"]
+        assert logs["Resource"] == {"Fn::Sub": f"${{{group}.Arn}}"}
+        for s in inline_statements(res[role]):
+            if s["Resource"] == "*":
+                assert all(a.startswith("xray:") for a in s["Action"]), s  # X-Ray has no resource-level ARNs
+    assert of_type(transformed, "AWS::IAM::Role").keys() == {"VisitorCounterRole", "ContactRole"}
+
+
+def test_guard_items_expire_by_ttl(transformed):
+    table = transformed["Resources"]["CounterTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires", "Enabled": True}
+
+
 def test_api_is_throttled_and_cors_is_limited_to_the_origin(transformed):
     (stage,) = of_type(transformed, "AWS::ApiGateway::Stage").values()
-    (setting,) = stage["Properties"]["MethodSettings"]
+    setting = stage["Properties"]["MethodSettings"][0]
+    assert (setting["ResourcePath"], setting["HttpMethod"]) == ("/*", "*")
     assert setting["ThrottlingRateLimit"] == {"Ref": "ThrottlingRateLimit"}
     assert setting["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
     (api,) = of_type(transformed, "AWS::ApiGateway::RestApi").values()
@@ -123,3 +163,37 @@ def test_cfn_lint_is_clean():
         [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_contact_route_has_its_own_low_throttle(source, transformed):
+    """Issue 13 point 1: stage limits apply per method, so POST /contact alone admitted 10 rps (~860,000/day).
+
+    API Gateway throttling cannot run on moto: this checks the method setting the stage deploys with.
+    """
+    (stage,) = of_type(transformed, "AWS::ApiGateway::Stage").values()
+    (contact,) = [m for m in stage["Properties"]["MethodSettings"] if m["ResourcePath"] == "/~1contact"]
+    assert contact["HttpMethod"] == "POST"
+    assert contact["ThrottlingRateLimit"] == {"Ref": "ContactRateLimit"}
+    assert contact["ThrottlingBurstLimit"] == {"Ref": "ContactBurstLimit"}
+    params = source["Parameters"]
+    assert params["ContactRateLimit"]["Default"] < params["ThrottlingRateLimit"]["Default"]
+    assert params["ContactBurstLimit"]["Default"] < params["ThrottlingBurstLimit"]["Default"]
+    assert params["ContactDailyLimit"]["Default"] <= 50 and params["ContactDailyLimit"]["MaxValue"] <= 1000
+    env = transformed["Resources"]["ContactFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DAILY_LIMIT"] == {"Ref": "ContactDailyLimit"}
+    assert env["COOLDOWN_SECONDS"] == {"Ref": "ContactCooldownSeconds"}
+
+
+def test_api_gateway_validates_the_contact_body_against_a_model(transformed):
+    (api,) = of_type(transformed, "AWS::ApiGateway::RestApi").values()
+    body = api["Properties"]["Body"]
+    post = body["paths"]["/contact"]["post"]
+    assert post["requestBody"]["required"] is True
+    ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = body["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    assert set(schema["required"]) == {"name", "email", "message"}
+    assert schema["properties"]["message"]["maxLength"] == 2000
+    assert schema["properties"]["website"]["maxLength"] == 0
+    validator = body["x-amazon-apigateway-request-validators"][post["x-amazon-apigateway-request-validator"]]
+    assert validator["validateRequestBody"] is True

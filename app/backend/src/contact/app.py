@@ -5,19 +5,33 @@
 * 200 ``{"ok": true}``: exactly one email sent through SES from ``SENDER`` to ``RECIPIENT``.
 * 400 ``{"error": ..., "field": <name>}``: a missing or invalid field (``body`` for a body that is
   not a JSON object); nothing is sent. ``website`` is a honeypot and must be empty.
+* 403 when ``Origin`` is not the allowed origin, 415 when ``Content-Type`` is not
+  ``application/json`` (a cross-site ``text/plain`` post needs no CORS preflight: it is refused here).
+* 429 (with ``Retry-After``) while the sender's cooldown runs (``COOLDOWN_SECONDS`` per source, kept in
+  DynamoDB as a salted hash of the source address with a TTL, never the address itself), or once
+  ``DAILY_LIMIT`` messages have been sent today (UTC).
 * 405 for other methods, 502 when SES refuses the message.
+
+Every body gets a 4xx with a reason, including one nested too deeply for the JSON parser.
 
 Visitor input only ever goes into the email *body*: subject, sender, recipient and reply-to are fixed
 by configuration, and no response header carries request data. Configuration (environment):
-``SENDER``, ``RECIPIENT`` (verified SES identities), ``ALLOWED_ORIGIN``, ``STAGE``.
+``SENDER``, ``RECIPIENT`` (verified SES identities), ``ALLOWED_ORIGIN``, ``STAGE``, ``TABLE_NAME``
+(the stack's table: cooldowns, the daily tally and the daily salt), ``COOLDOWN_SECONDS`` (default 300),
+``DAILY_LIMIT`` (default 50).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import secrets
+import time
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +48,9 @@ NAME_MAX = 100
 EMAIL_MAX = 254
 MESSAGE_MAX = 2000
 BODY_MAX = 16 * 1024
+COOLDOWN_SECONDS = 300
+DAILY_LIMIT = 50
+SALT_TTL = 2 * 86400
 # Deliberately conservative: one @, no spaces or control characters, a dotted domain of LDH labels.
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
@@ -46,6 +63,9 @@ class Config:
     recipient: str
     allowed_origin: str = "*"
     stage: str = "prod"
+    table_name: str = ""
+    cooldown_seconds: int = COOLDOWN_SECONDS
+    daily_limit: int = DAILY_LIMIT
 
 
 class ValidationError(ValueError):
@@ -57,7 +77,7 @@ class ValidationError(ValueError):
 
 def config_from_env(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
-    missing = [k for k in ("SENDER", "RECIPIENT") if not env.get(k)]
+    missing = [k for k in ("SENDER", "RECIPIENT", "TABLE_NAME") if not env.get(k)]
     if missing:
         raise RuntimeError(f"{', '.join(missing)} not set")
     return Config(
@@ -65,6 +85,9 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         recipient=env["RECIPIENT"],
         allowed_origin=env.get("ALLOWED_ORIGIN") or "*",
         stage=env.get("STAGE") or "prod",
+        table_name=env["TABLE_NAME"],
+        cooldown_seconds=int(env.get("COOLDOWN_SECONDS") or COOLDOWN_SECONDS),
+        daily_limit=int(env.get("DAILY_LIMIT") or DAILY_LIMIT),
     )
 
 
@@ -83,6 +106,9 @@ def parse_body(event: Mapping[str, Any]) -> dict[str, Any]:
         data = json.loads(raw)
     except ValueError:
         raise ValidationError("body", "The request body must be a JSON object.") from None
+    except RecursionError:
+        # e.g. 10 KB of "[": json.loads recurses once per level and would crash the function (502).
+        raise ValidationError("body", "The request body is nested too deeply.") from None
     if not isinstance(data, dict):
         raise ValidationError("body", "The request body must be a JSON object.")
     return data
@@ -127,7 +153,9 @@ def compose(fields: Mapping[str, str], config: Config) -> dict[str, Any]:
     }
 
 
-def response(status: int, body: Mapping[str, Any], allowed_origin: str) -> dict[str, Any]:
+def response(
+    status: int, body: Mapping[str, Any], allowed_origin: str, extra: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": {
@@ -136,19 +164,135 @@ def response(status: int, body: Mapping[str, Any], allowed_origin: str) -> dict[
             "X-Content-Type-Options": "nosniff",
             "Access-Control-Allow-Origin": allowed_origin,
             "Vary": "Origin",
+            **(extra or {}),
         },
         "body": json.dumps(body),
     }
 
 
-def handle(event: Mapping[str, Any], config: Config, client: Any) -> dict[str, Any]:
-    """Validate one proxy event and send the message; the client is a boto3 SES client."""
+def header(event: Mapping[str, Any], name: str) -> str:
+    """A request header, case-insensitively ('' when absent)."""
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value or "")
+    return ""
+
+
+def check_request(event: Mapping[str, Any], config: Config) -> tuple[int, str, str] | None:
+    """(status, field, reason) when the request is not a JSON post from the allowed origin."""
+    media_type = header(event, "content-type").split(";", 1)[0].strip().lower()
+    if media_type != "application/json":
+        return 415, "content-type", "Send the form as application/json."
+    origin = header(event, "origin")
+    if config.allowed_origin != "*" and origin != config.allowed_origin:
+        return 403, "origin", "Messages are accepted from the site's own pages only."
+    return None
+
+
+def source_of(event: Mapping[str, Any]) -> str:
+    return str(((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp") or "unknown")
+
+
+class Guard:
+    """Per-sender cooldown and a daily tally in DynamoDB; senders are keyed by a salted hash.
+
+    The salt is random per UTC day (item ``salt#<day>``, TTL two days): hashes cannot be linked
+    across days, and once the salt has expired the stored hashes cannot be tested against addresses.
+    """
+
+    def __init__(self, client: Any, config: Config, now: float | None = None) -> None:
+        self.client = client
+        self.table = config.table_name
+        self.config = config
+        self.now = int(time.time() if now is None else now)
+        self.day = dt.datetime.fromtimestamp(self.now, dt.UTC).strftime("%Y-%m-%d")
+
+    def _salt(self) -> bytes:
+        key = {"id": {"S": f"salt#{self.day}"}}
+        item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if item:
+            return bytes.fromhex(item["salt"]["S"])
+        salt = secrets.token_hex(32)
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**key, "salt": {"S": salt}, "expires": {"N": str(self.now + SALT_TTL)}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"]
+            salt = item["salt"]["S"]
+        return bytes.fromhex(salt)
+
+    def sender_key(self, source: str) -> str:
+        return "contact#" + hmac.new(self._salt(), source.encode(), hashlib.sha256).hexdigest()
+
+    def start_cooldown(self, source: str) -> bool:
+        """Claim the sender's cooldown; False while an earlier one has not expired."""
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={
+                    "id": {"S": self.sender_key(source)},
+                    "expires": {"N": str(self.now + self.config.cooldown_seconds)},
+                },
+                # TTL deletion lags (up to days): an expired item must not block, so compare the time too.
+                ConditionExpression="attribute_not_exists(id) OR expires < :now",
+                ExpressionAttributeValues={":now": {"N": str(self.now)}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def take_daily_slot(self) -> bool:
+        """Count one message against today's limit; False once the limit is reached."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={"id": {"S": f"contact-day#{self.day}"}},
+                UpdateExpression="ADD sent :one SET expires = :expires",
+                ConditionExpression="attribute_not_exists(sent) OR sent < :limit",
+                ExpressionAttributeValues={
+                    ":one": {"N": "1"},
+                    ":limit": {"N": str(self.config.daily_limit)},
+                    ":expires": {"N": str(self.now + SALT_TTL)},
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+
+def handle(event: Mapping[str, Any], config: Config, client: Any, dynamodb: Any) -> dict[str, Any]:
+    """Check, validate and send one proxy event; clients: boto3 SES and DynamoDB."""
     if str(event.get("httpMethod") or "").upper() != "POST":
         return response(405, {"error": "Use POST to send a message."}, config.allowed_origin)
+    refused = check_request(event, config)
+    if refused:
+        status, field, reason = refused
+        return response(status, {"error": reason, "field": field}, config.allowed_origin)
     try:
         fields = validate(parse_body(event))
     except ValidationError as exc:
         return response(400, {"error": exc.message, "field": exc.field}, config.allowed_origin)
+    guard = Guard(dynamodb, config)
+    try:
+        if not guard.start_cooldown(source_of(event)):
+            return response(
+                429,
+                {"error": "Please wait a few minutes before sending another message."},
+                config.allowed_origin,
+                {"Retry-After": str(config.cooldown_seconds)},
+            )
+        if not guard.take_daily_slot():
+            return response(
+                429,
+                {"error": "The contact form is closed for today. Please try again tomorrow."},
+                config.allowed_origin,
+            )
+    except (BotoCoreError, ClientError):
+        LOG.exception("contact guard table %s failed", config.table_name)
+        return response(503, {"error": "The contact form is unavailable."}, config.allowed_origin)
     try:
         sent = client.send_email(**compose(fields, config))
     except (BotoCoreError, ClientError):
@@ -158,10 +302,10 @@ def handle(event: Mapping[str, Any], config: Config, client: Any) -> dict[str, A
     return response(200, {"ok": True}, config.allowed_origin)
 
 
-@lru_cache(maxsize=1)
-def _client() -> Any:
-    return boto3.client("ses")
+@lru_cache(maxsize=2)
+def _client(service: str = "ses") -> Any:
+    return boto3.client(service)
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    return handle(event, config_from_env(), _client())
+    return handle(event, config_from_env(), _client("ses"), _client("dynamodb"))
