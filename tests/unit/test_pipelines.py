@@ -143,7 +143,8 @@ def test_github_runs_checks_on_pull_requests_and_deploys_main_in_order(workflow)
     assert jobs["deploy-production"]["needs"] == ["deploy-test"]
     # The nightly drift report runs on the schedule only, against production, read-only.
     assert jobs["drift"]["if"] == "github.event_name == 'schedule'"
-    assert jobs["drift"]["environment"] == "production"
+    # Its own environment: production's required reviewers would hold a nightly job forever.
+    assert jobs["drift"]["environment"] == "production-drift"
     for job, env in DEPLOYS.items():
         assert jobs[job]["environment"] == env
         assert "github.event_name == 'push'" in jobs[job]["if"]
@@ -180,8 +181,10 @@ def test_gitlab_runs_checks_on_merge_requests_and_deploys_the_default_branch_in_
     order = [pipeline[job]["stage"] for job in JOBS]
     assert [stages.index(s) for s in order] == sorted(stages.index(s) for s in order)
     assert stages.index("image") < min(stages.index(s) for s in order)
-    rules = pipeline[".deploy"]["rules"]
-    assert rules == [{"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE != "schedule"'}]
+    assert "rules" not in pipeline[".deploy"]
+    assert pipeline["deploy-test"]["rules"] == [
+        {"if": '$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE != "schedule"'}
+    ]
     assert pipeline["drift"]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
     assert pipeline["drift"]["environment"] == {"name": "production", "action": "verify"}
     for job, env in DEPLOYS.items():
@@ -194,7 +197,7 @@ def test_gitlab_runs_checks_on_merge_requests_and_deploys_the_default_branch_in_
 
 def test_gitlab_image_is_built_from_the_pinned_requirements(pipeline):
     dockerfile = DOCKERFILE.read_text()
-    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11[\w.-]*$", dockerfile, re.MULTILINE)
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11[\w.-]*@sha256:[0-9a-f]{64}$", dockerfile, re.MULTILINE)
     assert "-r /tmp/cloudsite/requirements.txt -c /tmp/cloudsite/constraints.txt" in dockerfile
     assert "COPY requirements.txt constraints.txt" in dockerfile
     assert "-f ci/Dockerfile" in "\n".join(pipeline["build-ci-image"]["script"])
@@ -202,8 +205,7 @@ def test_gitlab_image_is_built_from_the_pinned_requirements(pipeline):
         extends = pipeline[job]["extends"]
         extends = [extends] if isinstance(extends, str) else extends
         assert ".ci-image" in extends or ".deploy" in extends
-    assert pipeline[".ci-image"]["image"] == "$CI_IMAGE"
-    assert pipeline["variables"]["CI_IMAGE"].endswith(":$CI_COMMIT_SHA")
+    assert pipeline[".ci-image"]["image"] == "$CI_IMAGE_DIGEST"
 
 
 @pytest.mark.parametrize(
@@ -222,3 +224,78 @@ def test_pipeline_matches_its_platform_schema(path, schema):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Issue 13 points 9-11: test credentials cannot reach production, nothing is installed next to the
+# secrets, GitLab deploys by digest.
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def test_github_environments_are_documented_as_main_only_with_production_approval(workflow, docs):
+    for job, env in DEPLOYS.items():
+        assert workflow["jobs"][job]["environment"] == env
+    assert "Selected branches → `main`" in docs
+    assert "required reviewers" in docs
+    assert "sub = repo:<owner>/<repo>:environment:<env>" in docs
+    assert "one AWS account per environment" in docs.replace("One AWS account", "one AWS account")
+
+
+def test_github_deploys_install_hash_checked_packages_before_any_credential(workflow):
+    for job in DEPLOYS:
+        steps = workflow["jobs"][job]["steps"]
+        install = next(i for i, s in enumerate(steps) if "pip install" in s.get("run", ""))
+        assert "--require-hashes" in steps[install]["run"] and "ci/requirements-deploy.txt" in steps[install]["run"]
+        assert "bootstrap.sh" not in "\n".join(s.get("run", "") for s in steps)
+        aws = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("aws-actions/"))
+        secrets = next(i for i, s in enumerate(steps) if "secrets." in str(s.get("env", {})))
+        assert install < aws < secrets, f"{job}: install {install}, role {aws}, secrets {secrets}"
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+
+
+def test_the_deploy_lock_pins_every_package_with_a_hash_matching_the_constraints():
+    constraints = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            constraints[re.sub(r"[-_.]+", "-", name.strip().lower())] = version.strip()
+    entries = re.findall(
+        r"^([A-Za-z0-9_.-]+)==(\S+) \\\n\s+--hash=sha256:([0-9a-f]{64})$",
+        (ROOT / "ci" / "requirements-deploy.txt").read_text(),
+        re.MULTILINE,
+    )
+    names = {re.sub(r"[-_.]+", "-", n.lower()): v for n, v, _ in entries}
+    assert {"ansible", "ansible-core", "boto3", "botocore", "aws-sam-translator"} <= names.keys()
+    assert {n: v for n, v in names.items() if constraints.get(n) != v} == {}
+
+
+def test_gitlab_production_needs_a_protected_tag_a_manual_start_and_distinct_trust(pipeline, docs):
+    prod = pipeline["deploy-production"]
+    assert prod["rules"] == [{"if": "$CI_COMMIT_TAG =~ /^release-/", "when": "manual"}]
+    assert prod["allow_failure"] is False
+    assert "schedule" in pipeline["deploy-test"]["rules"][0]["if"]
+    assert "ref_type:branch:ref:main" in docs and "ref_type:tag:ref:release-*" in docs
+    assert "required approval" in docs
+
+
+def test_gitlab_jobs_run_the_image_by_digest_and_merge_requests_push_elsewhere(pipeline):
+    image = pipeline["build-ci-image"]
+    script = "\n".join(image["script"])
+    assert image["artifacts"]["reports"]["dotenv"] == "ci-image.env"
+    assert "RepoDigests" in script and "CI_IMAGE_DIGEST=" in script
+    assert ":latest" not in GITLAB.read_text()
+    assert pipeline["variables"]["CI_IMAGE_MR_REPO"] != pipeline["variables"]["CI_IMAGE_REPO"]
+    assert pipeline[".ci-image"]["image"] == "$CI_IMAGE_DIGEST"
+    assert DIGEST.search(pipeline["variables"]["DOCKER_IMAGE"]) and image["image"] == "$DOCKER_IMAGE"
+    assert DIGEST.search(pipeline["variables"]["DIND_IMAGE"])
+    assert pipeline[".docker-service"]["services"][0]["name"] == "$DIND_IMAGE"
+
+
+def test_the_docs_say_how_the_ssh_key_is_protected_not_that_it_is_masked(docs):
+    header = " ".join(line.lstrip("# ") for line in GITLAB.read_text().split("stages:", 1)[0].splitlines())
+    # Before: "the masked, protected file variables ANSIBLE_VAULT_PASSWORD_FILE and SSH_PRIVATE_KEY_FILE".
+    assert not re.search(r"masked[^.;]* and SSH_PRIVATE_KEY_FILE", header)
+    assert "cannot be masked" in header
+    assert "GitLab cannot mask a multi-line value" in docs
