@@ -251,3 +251,42 @@ def test_page_counts_and_sends_through_csp_and_cors_in_a_browser(
     with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=10) as resp:
         sent = [m for m in json.load(resp)["ses"]["Message"] if m["destinations"]["ToAddresses"] == [recipient]]
     assert len(sent) == 1
+
+
+def hardening_flags() -> list[str]:
+    """docker run flags equal to roles/frontend's container hardening defaults."""
+    import yaml
+
+    d = yaml.safe_load((ROOT / "roles" / "frontend" / "defaults" / "main.yml").read_text())
+    flags = ["--read-only"] if d["frontend_container_read_only"] else []
+    flags += [f"--tmpfs={t}" for t in d["frontend_container_tmpfs"]]
+    flags += [f"--cap-drop={c}" for c in d["frontend_container_cap_drop"]]
+    flags += [f"--cap-add={c}" for c in d["frontend_container_cap_add"]]
+    flags += [f"--security-opt={o}" for o in d["frontend_container_security_opts"]]
+    flags += [f"--memory={d['frontend_container_memory']}", f"--memory-swap={d['frontend_container_memory']}"]
+    return [*flags, f"--pids-limit={d['frontend_container_pids_limit']}"]
+
+
+def test_image_serves_under_the_roles_container_hardening(image_factory, running):
+    """Issue 13 point 6: read-only root, tmpfs, dropped capabilities, no-new-privileges, limits.
+
+    Before, nginx wrote its temp files under /var/lib/nginx (Debian base) and could not start on a
+    read-only root. Docker's own report of the running container is checked, not the flags passed.
+    """
+    tag, result = image_factory()
+    url = running(tag, *hardening_flags())
+    assert fetch(f"{url}/healthz")[0] == 200
+    status, _, body = fetch(f"{url}/version.json")
+    assert status == 200 and json.loads(body)["hash"] == result.hash
+    assert fetch(f"{url}/", {"Accept-Encoding": "gzip"})[0] == 200
+    name = docker("ps", "-q", "--filter", f"ancestor={tag}").stdout.split()[0]
+    host = json.loads(docker("inspect", name).stdout)[0]["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    # Newer engines report capabilities with the CAP_ prefix.
+    assert sorted(c.removeprefix("CAP_") for c in host["CapAdd"]) == ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Memory"] == 128 * 1024 * 1024 and host["PidsLimit"] == 128
+    assert set(host["Tmpfs"]) == {"/tmp", "/run"}
+    status = docker("exec", name, "grep", "NoNewPrivs", "/proc/1/status").stdout
+    assert status.split() == ["NoNewPrivs:", "1"]
