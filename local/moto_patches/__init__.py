@@ -27,6 +27,7 @@ Known gaps and what we do about them:
 | 16 | CloudWatch | PutMetricAlarm accepts any ``Period`` and any string as an action (AWS: 10/20/30/multiple of 60; ARNs only; EC2 actions in the alarm's region on an ``InstanceId`` metric; ``recover`` on ``StatusCheckFailed_System`` only) | ``cloudwatch``: validate as AWS does |
 | 17 | CloudWatch | alarms never evaluate metrics: their state stays ``INSUFFICIENT_DATA`` unless set | not patched: the roll's bake reads alarm states; tests set them with ``SetAlarmState`` |
 | 18 | SNS | an e-mail subscription is confirmed at once (AWS: ``PendingConfirmation`` until the owner clicks the mail) | not patched: nothing reads the confirmation state; the README says to confirm |
+| 19 | CloudFront | no response headers policy API (create/get/list/update/delete answer 404), and a distribution may name any ``ResponseHeadersPolicyId`` | ``cloudfront``: the six operations with ETag/IfMatch, unique names, in-use protection; unknown policy ids refused |
 """
 
 from __future__ import annotations

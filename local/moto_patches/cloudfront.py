@@ -1,4 +1,5 @@
-"""Gaps 2-4: CloudFront distributions with origin groups and Origin Access Control.
+"""Gaps 2-4, 14 and 19: CloudFront distributions with origin groups, Origin Access Control, a local
+edge, response headers policies.
 
 2. ``DistributionConfig`` checks the default behaviour's ``TargetOriginId`` against origin ids only;
    AWS also accepts an origin group id (that is what makes ALB-primary / S3-failover work).
@@ -7,6 +8,8 @@
 4. Invalidations report ``COMPLETED``; AWS reports ``Completed`` (botocore's waiter waits for that).
 14. Distributions serve nothing and invalidations purge nothing: with ``LOCAL_EDGE_PORT`` set,
     ``local.edge`` serves them and CreateInvalidation purges the edge's cache before it answers.
+19. No response headers policy API at all (Create/Get/GetConfig/List/Update/Delete), and a
+    distribution may name any ``ResponseHeadersPolicyId``; AWS refuses an unknown one.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from moto.cloudfront import models
-from moto.cloudfront.exceptions import OriginDoesNotExist
+from moto.cloudfront.exceptions import CloudFrontException, OriginDoesNotExist
+from moto.core.responses import ActionResult, EmptyResult
 
 from local import dataplane
 
@@ -29,6 +33,7 @@ def _group_ids(config: dict[str, Any]) -> list[str]:
 
 
 def config_init(self: Any, config: dict[str, Any]) -> None:
+    _check_policy_reference(config)
     behaviour = config.get("DefaultCacheBehavior") or {}
     target = behaviour.get("TargetOriginId")
     origins = (config.get("Origins") or {}).get("Items") or []
@@ -65,3 +70,139 @@ def apply() -> None:
     models.DistributionConfig.__init__ = config_init
     models.Origin.__init__ = origin_init
     models.Invalidation.__init__ = invalidation_init
+    apply_response_headers_policies()
+
+
+# Gap 19: response headers policies (moto 5.2.5 has none of the six operations). What AWS enforces and
+# the deploy relies on: ETag + IfMatch on update and delete (PreconditionFailed), unique names
+# (ResponseHeadersPolicyAlreadyExists), no delete while a distribution uses the policy
+# (ResponseHeadersPolicyInUse), and a distribution may only name a policy that exists
+# (NoSuchResponseHeadersPolicy).
+RHP_PATHS = {
+    "{0}/2020-05-31/response-headers-policy$": "dispatch",
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)$": "dispatch",
+    "{0}/2020-05-31/response-headers-policy/(?P<policy_id>[^/]+)/config$": "dispatch",
+}
+
+
+class ResponseHeadersPolicy:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.id = models.random_id()
+        self.update(config)
+
+    def update(self, config: dict[str, Any]) -> None:
+        self.config = config
+        self.etag = models.random_id()
+        self.last_modified = models.utcnow()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"Id": self.id, "LastModifiedTime": self.last_modified, "ResponseHeadersPolicyConfig": self.config}
+
+
+def _policies(backend: Any) -> dict[str, ResponseHeadersPolicy]:
+    if not hasattr(backend, "response_headers_policies"):
+        backend.response_headers_policies = {}
+    return backend.response_headers_policies
+
+
+def _get_policy(backend: Any, policy_id: str) -> ResponseHeadersPolicy:
+    policy = _policies(backend).get(policy_id)
+    if policy is None:
+        raise CloudFrontException("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.")
+    return policy
+
+
+def _check_if_match(policy: ResponseHeadersPolicy, if_match: str | None) -> None:
+    if not if_match:
+        raise CloudFrontException("InvalidIfMatchVersion", "The If-Match version is missing or not valid.")
+    if if_match != policy.etag:
+        raise CloudFrontException("PreconditionFailed", "The precondition in one or more of the request fields failed.")
+
+
+def _policy_ids_in_use(backend: Any) -> set[str]:
+    used = set()
+    for dist in backend.distributions.values():
+        config = dist.distribution_config
+        behaviours = [config.DefaultCacheBehavior, *((config.CacheBehaviors or {}).get("Items") or [])]
+        used |= {getattr(b, "response_headers_policy_id", None) for b in behaviours}
+    return {u for u in used if u}
+
+
+def create_response_headers_policy(self: Any) -> ActionResult:
+    config = self._get_param("ResponseHeadersPolicyConfig", {})
+    policies = _policies(self.backend)
+    if any(p.config.get("Name") == config.get("Name") for p in policies.values()):
+        raise CloudFrontException(
+            "ResponseHeadersPolicyAlreadyExists", "A response headers policy with this name already exists."
+        )
+    policy = ResponseHeadersPolicy(config)
+    policies[policy.id] = policy
+    location = f"https://cloudfront.amazonaws.com/2020-05-31/response-headers-policy/{policy.id}"
+    return ActionResult({"ResponseHeadersPolicy": policy.as_dict(), "ETag": policy.etag, "Location": location})
+
+
+def get_response_headers_policy(self: Any) -> ActionResult:
+    policy = _get_policy(self.backend, self._get_param("Id"))
+    return ActionResult({"ResponseHeadersPolicy": policy.as_dict(), "ETag": policy.etag})
+
+
+def get_response_headers_policy_config(self: Any) -> ActionResult:
+    policy = _get_policy(self.backend, self._get_param("Id"))
+    return ActionResult({"ResponseHeadersPolicyConfig": policy.config, "ETag": policy.etag})
+
+
+def list_response_headers_policies(self: Any) -> ActionResult:
+    kind = self._get_param("Type")
+    items = (
+        []
+        if kind == "managed"
+        else [{"Type": "custom", "ResponseHeadersPolicy": p.as_dict()} for p in _policies(self.backend).values()]
+    )
+    return ActionResult({"ResponseHeadersPolicyList": {"MaxItems": 100, "Quantity": len(items), "Items": items}})
+
+
+def update_response_headers_policy(self: Any) -> ActionResult:
+    policy = _get_policy(self.backend, self._get_param("Id"))
+    _check_if_match(policy, self.headers.get("If-Match"))
+    policy.update(self._get_param("ResponseHeadersPolicyConfig", {}))
+    return ActionResult({"ResponseHeadersPolicy": policy.as_dict(), "ETag": policy.etag})
+
+
+def delete_response_headers_policy(self: Any) -> Any:
+    policy = _get_policy(self.backend, self._get_param("Id"))
+    _check_if_match(policy, self.headers.get("If-Match"))
+    if policy.id in _policy_ids_in_use(self.backend):
+        raise CloudFrontException(
+            "ResponseHeadersPolicyInUse",
+            "Cannot delete the response headers policy because it is attached to a cache behavior.",
+        )
+    del _policies(self.backend)[policy.id]
+    return EmptyResult()
+
+
+def _check_policy_reference(config: dict[str, Any]) -> None:
+    policy_id = (config.get("DefaultCacheBehavior") or {}).get("ResponseHeadersPolicyId")
+    if not policy_id:
+        return
+    known: set[str] = set()
+    for account in models.cloudfront_backends.values():
+        for backend in account.values():
+            known |= set(_policies(backend))
+    if policy_id not in known:
+        raise CloudFrontException("NoSuchResponseHeadersPolicy", "The response headers policy does not exist.")
+
+
+def apply_response_headers_policies() -> None:
+    from moto.cloudfront import responses, urls
+
+    for pattern in RHP_PATHS:
+        urls.url_paths[pattern] = responses.CloudFrontResponse.dispatch
+    for func in (
+        create_response_headers_policy,
+        get_response_headers_policy,
+        get_response_headers_policy_config,
+        list_response_headers_policies,
+        update_response_headers_policy,
+        delete_response_headers_policy,
+    ):
+        setattr(responses.CloudFrontResponse, func.__name__, func)

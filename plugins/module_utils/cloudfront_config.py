@@ -70,6 +70,7 @@ def build_distribution_config(
     ipv6_enabled: bool = True,
     default_root_object: str = "index.html",
     enabled: bool = True,
+    response_headers_policy_id: str = "",
 ) -> dict[str, Any]:
     """Return the DistributionConfig this project wants (without ``CallerReference``).
 
@@ -134,6 +135,8 @@ def build_distribution_config(
             "AllowedMethods": {**_items(get_head), "CachedMethods": _items(get_head)},
             "Compress": compress,
             "CachePolicyId": cache_policy_id,
+            # Security headers for every response, whichever origin (ALB or the S3 failover) served it.
+            **({"ResponseHeadersPolicyId": response_headers_policy_id} if response_headers_policy_id else {}),
         },
         "ViewerCertificate": viewer_certificate,
         "WebACLId": web_acl_id,
@@ -141,6 +144,42 @@ def build_distribution_config(
         "HttpVersion": http_version,
         "IsIPV6Enabled": ipv6_enabled,
     }
+
+
+def build_response_headers_policy_config(
+    *,
+    name: str,
+    comment: str = "",
+    content_security_policy: str = "",
+    hsts_max_age: int = 31536000,
+    hsts_include_subdomains: bool = False,
+    hsts_preload: bool = False,
+    frame_option: str = "DENY",
+    referrer_policy: str = "strict-origin-when-cross-origin",
+    content_type_options: bool = True,
+    custom_headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A ResponseHeadersPolicyConfig: CloudFront's security headers plus custom ones, all overriding
+    what an origin sends (so S3 and the ALB answer with the same headers)."""
+    security: dict[str, Any] = {
+        "StrictTransportSecurity": {
+            "AccessControlMaxAgeSec": hsts_max_age,
+            "IncludeSubdomains": hsts_include_subdomains,
+            "Preload": hsts_preload,
+            "Override": True,
+        },
+        "FrameOptions": {"FrameOption": frame_option, "Override": True},
+        "ReferrerPolicy": {"ReferrerPolicy": referrer_policy, "Override": True},
+    }
+    if content_security_policy:
+        security["ContentSecurityPolicy"] = {"ContentSecurityPolicy": content_security_policy, "Override": True}
+    if content_type_options:
+        security["ContentTypeOptions"] = {"Override": True}
+    config: dict[str, Any] = {"Name": name, "Comment": comment, "SecurityHeadersConfig": security}
+    headers = sorted((custom_headers or {}).items())
+    if headers:
+        config["CustomHeadersConfig"] = _items([{"Header": k, "Value": v, "Override": True} for k, v in headers])
+    return config
 
 
 def is_empty(value: Any) -> bool:

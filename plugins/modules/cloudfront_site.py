@@ -64,6 +64,10 @@ options:
     description: Cache policy of the default behaviour (default the managed CachingOptimized policy).
     type: str
     default: 658327ea-f89d-4fab-a63d-7e88639e58f6
+  response_headers_policy_id:
+    description: Response headers policy of the default behaviour (e.g. from cloudfront_headers_policy); empty for none.
+    type: str
+    default: ""
   viewer_protocol_policy:
     description: Viewer protocol policy of the default behaviour.
     type: str
@@ -260,6 +264,7 @@ def desired_config(module: AnsibleAWSModule) -> dict[str, Any]:
             origin_access_control_id=p["origin_access_control_id"],
             failover_status_codes=p["failover_status_codes"],
             cache_policy_id=p["cache_policy_id"],
+            response_headers_policy_id=p["response_headers_policy_id"],
             viewer_protocol_policy=p["viewer_protocol_policy"],
             compress=p["compress"],
             aliases=p["aliases"],
@@ -357,6 +362,7 @@ def main() -> None:
         origin_access_control_id=dict(type="str"),
         failover_status_codes=dict(type="list", elements="int", default=[500, 502, 503, 504]),
         cache_policy_id=dict(type="str", default="658327ea-f89d-4fab-a63d-7e88639e58f6"),
+        response_headers_policy_id=dict(type="str", default=""),
         viewer_protocol_policy=dict(
             type="str", choices=["allow-all", "https-only", "redirect-to-https"], default="redirect-to-https"
         ),

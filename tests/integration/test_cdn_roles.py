@@ -97,6 +97,17 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert origins["s3"]["OriginAccessControlId"] == oacs[0]["Id"]
     assert origins["s3"]["S3OriginConfig"] == {"OriginAccessIdentity": ""}
 
+    # Issue 13 point 4: security headers on every origin's responses, by a response headers policy.
+    policy_id = config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"]
+    policy = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
+    headers = policy["ResponseHeadersPolicyConfig"]
+    assert headers["Name"] == "cloudsite-security-headers"
+    security = headers["SecurityHeadersConfig"]
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 31536000
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert "frame-ancestors 'none'" in security["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+    assert all(v["Override"] for v in security.values())
+
     assert config["OriginGroups"]["Quantity"] == 1
     group = config["OriginGroups"]["Items"][0]
     assert [m["OriginId"] for m in group["Members"]["Items"]] == ["alb", "s3"]

@@ -11,6 +11,7 @@ from cloudfront_config import (
     ORIGIN_GROUP_ID,
     S3_ORIGIN_ID,
     build_distribution_config,
+    build_response_headers_policy_config,
     differences,
     merge,
     plan_update,
@@ -177,3 +178,53 @@ def test_certificate_settings():
     assert cert["Aliases"] == {"Quantity": 2, "Items": ["example.com", "www.example.com"]}
     with pytest.raises(ValueError, match="aliases need an ACM certificate"):
         desired(aliases=["example.com"])
+
+
+# Issue 13 point 4: security headers survive failover (a response headers policy on the default behaviour).
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def nginx_headers() -> dict[str, str]:
+    import re
+
+    text = (ROOT / "app" / "frontend" / "nginx.conf").read_text()
+    return dict(re.findall(r'^\s*add_header ([\w-]+) "([^"]*)" always;', text, re.MULTILINE))
+
+
+def role_defaults() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((ROOT / "roles" / "cloudfront" / "defaults" / "main.yml").read_text())
+
+
+def test_the_default_behaviour_carries_the_response_headers_policy():
+    behaviour = desired(response_headers_policy_id="rhp-1")["DefaultCacheBehavior"]
+    assert behaviour["ResponseHeadersPolicyId"] == "rhp-1"
+    assert "ResponseHeadersPolicyId" not in desired()["DefaultCacheBehavior"]
+
+
+def test_the_policy_sends_the_headers_nginx_sends_on_every_origin():
+    """The role's policy values equal nginx.conf's add_header values, so S3 answers like the ALB."""
+    d = role_defaults()
+    policy = build_response_headers_policy_config(
+        name="p",
+        content_security_policy=d["cloudfront_content_security_policy"],
+        hsts_max_age=d["cloudfront_hsts_max_age"],
+        frame_option=d["cloudfront_frame_option"],
+        referrer_policy=d["cloudfront_referrer_policy"],
+        custom_headers=d["cloudfront_custom_headers"],
+    )
+    security = policy["SecurityHeadersConfig"]
+    sent = {
+        "Content-Security-Policy": security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "X-Content-Type-Options": "nosniff" if "ContentTypeOptions" in security else "",
+        "X-Frame-Options": security["FrameOptions"]["FrameOption"],
+        "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
+        "Strict-Transport-Security": f"max-age={security['StrictTransportSecurity']['AccessControlMaxAgeSec']}",
+        **{h["Header"]: h["Value"] for h in policy["CustomHeadersConfig"]["Items"]},
+    }
+    expected = {k: v for k, v in nginx_headers().items() if k != "Cache-Control"}
+    assert sent == expected
+    assert all(v["Override"] for v in security.values())
+    assert policy["CustomHeadersConfig"]["Quantity"] == len(policy["CustomHeadersConfig"]["Items"])
+    assert security["StrictTransportSecurity"]["IncludeSubdomains"] is False

@@ -279,3 +279,59 @@ def test_cloudwatch_refuses_alarms_aws_refuses(moto_url, case):
 def test_cloudwatch_alarm_gap_exists_unpatched(plain_moto_url):
     for case in BAD_ALARMS.values():
         put_alarm(plain_moto_url, **case)
+
+
+HEADERS_POLICY = {
+    "Comment": "security headers",
+    "SecurityHeadersConfig": {
+        "ContentTypeOptions": {"Override": True},
+        "FrameOptions": {"FrameOption": "DENY", "Override": True},
+        "StrictTransportSecurity": {"AccessControlMaxAgeSec": 31536000, "IncludeSubdomains": False, "Override": True},
+    },
+    "CustomHeadersConfig": {
+        "Quantity": 1,
+        "Items": [{"Header": "Permissions-Policy", "Value": "camera=()", "Override": True}],
+    },
+}
+
+
+def test_cloudfront_response_headers_policies_like_aws(moto_url):
+    """Gap 19: CRUD with ETags, unique names, in-use protection, and no unknown policy on a distribution."""
+    cf = client(moto_url, "cloudfront")
+    created = cf.create_response_headers_policy(ResponseHeadersPolicyConfig={**HEADERS_POLICY, "Name": "rhp-1"})
+    policy_id, etag = created["ResponseHeadersPolicy"]["Id"], created["ETag"]
+    got = cf.get_response_headers_policy(Id=policy_id)
+    assert got["ETag"] == etag
+    config = got["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]
+    assert config["SecurityHeadersConfig"]["FrameOptions"] == {"FrameOption": "DENY", "Override": True}
+    assert config["CustomHeadersConfig"]["Items"][0]["Header"] == "Permissions-Policy"
+    listed = cf.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]["Items"]
+    assert [p["ResponseHeadersPolicy"]["Id"] for p in listed] == [policy_id]
+    with pytest.raises(botocore.exceptions.ClientError, match="ResponseHeadersPolicyAlreadyExists"):
+        cf.create_response_headers_policy(ResponseHeadersPolicyConfig={**HEADERS_POLICY, "Name": "rhp-1"})
+    with pytest.raises(botocore.exceptions.ClientError, match="PreconditionFailed"):
+        cf.update_response_headers_policy(
+            Id=policy_id, IfMatch="stale", ResponseHeadersPolicyConfig={**HEADERS_POLICY, "Name": "rhp-1"}
+        )
+    updated = cf.update_response_headers_policy(
+        Id=policy_id, IfMatch=etag, ResponseHeadersPolicyConfig={**HEADERS_POLICY, "Name": "rhp-1", "Comment": "v2"}
+    )
+    assert updated["ETag"] != etag
+    assert cf.get_response_headers_policy_config(Id=policy_id)["ResponseHeadersPolicyConfig"]["Comment"] == "v2"
+
+    dist_config = _distribution_config("rhp-dist")
+    dist_config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] = "no-such-policy"
+    with pytest.raises(botocore.exceptions.ClientError, match="NoSuchResponseHeadersPolicy"):
+        cf.create_distribution(DistributionConfig=dist_config)
+    dist_config["DefaultCacheBehavior"]["ResponseHeadersPolicyId"] = policy_id
+    dist = cf.create_distribution(DistributionConfig=dist_config)["Distribution"]
+    held = cf.get_distribution_config(Id=dist["Id"])["DistributionConfig"]["DefaultCacheBehavior"]
+    assert held["ResponseHeadersPolicyId"] == policy_id
+    with pytest.raises(botocore.exceptions.ClientError, match="ResponseHeadersPolicyInUse"):
+        cf.delete_response_headers_policy(Id=policy_id, IfMatch=updated["ETag"])
+
+
+def test_cloudfront_response_headers_policy_gap_exists_unpatched(plain_moto_url):
+    cf = client(plain_moto_url, "cloudfront")
+    with pytest.raises(botocore.exceptions.ClientError):
+        cf.create_response_headers_policy(ResponseHeadersPolicyConfig={**HEADERS_POLICY, "Name": "rhp-plain"})
