@@ -113,6 +113,11 @@ def project_resources(moto_url: str) -> dict[str, list[str]]:
         "origin_access_controls": [
             o["Name"] for o in cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items") or []
         ],
+        "response_headers_policies": [
+            p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]
+            for p in cloudfront.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"].get("Items")
+            or []
+        ],
         "web_acls": [a["Name"] for a in wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]],
         "certificates": [c["DomainName"] for c in acm.list_certificates()["CertificateSummaryList"]],
         "dns_records": records,
