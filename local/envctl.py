@@ -152,6 +152,12 @@ def wait_ready(url: str, timeout: float = 30.0, pid: int | None = None) -> float
 def start_moto(p: int | None = None) -> tuple[int, str]:
     p = p or port()
     url = endpoint(p)
+    legacy = owned_pid("moto", "local.moto_server", p)
+    if legacy:
+        # Started by an earlier version of this file (one pid file per checkout, no health route):
+        # restart it under the current code rather than call it foreign.
+        stop("moto", "local.moto_server", p)
+        stop("local_api", "local.local_api", local_api_port())
     pid = owned_pid(moto_name(p), "local.moto_server", p)
     if pid:
         # Ours by pid file and command line: wait for it (a busy emulator is slow, not foreign).
