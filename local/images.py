@@ -12,6 +12,9 @@ The systemd-capable and nginx images are then ``docker build``-ed FROM the plain
 inside a build on our machines). Usage::
 
     python -m local.images ensure [--release bookworm --release trixie] [--only plain|systemd|nginx]
+
+The ``systemd`` step also makes the stand-in image (``standin_tag``): the systemd image plus the AMI's
+login user with passwordless sudo and ``PermitRootLogin no``, as Debian's cloud images are.
     python -m local.images list
 """
 
@@ -42,6 +45,15 @@ def systemd_tag(release: str) -> str:
     return f"{REPO}/debian-systemd:{release}"
 
 
+# The user a stand-in is reached as, like the AMI's default user (Debian's cloud images: admin).
+DEFAULT_ADMIN_USER = "admin"
+
+
+def standin_tag(release: str, user: str = DEFAULT_ADMIN_USER) -> str:
+    """The EC2 stand-in and Molecule image: the systemd image plus a sudo user, root login refused."""
+    return f"{REPO}/debian-systemd:{release}-{user}"
+
+
 def nginx_tag(release: str = "bookworm") -> str:
     return f"{REPO}/nginx-base:{release}"
 
@@ -63,6 +75,20 @@ RUN apt-get update \\
  && systemctl enable ssh-keygen.service
 STOPSIGNAL SIGRTMIN+3
 CMD ["/lib/systemd/systemd"]
+"""
+
+# What Debian's cloud images do (cloud-init's default user): a login user with passwordless sudo
+# (/etc/sudoers.d/90-cloud-init-users), root SSH login refused, root has no authorized keys. The
+# password field is '*' (no password, but not a locked account, so key login works without PAM too).
+STANDIN_DOCKERFILE = """\
+FROM {base}
+RUN useradd --create-home --shell /bin/bash --groups sudo --password '*' {user} \\
+ && install -d -m 0700 -o {user} -g {user} /home/{user}/.ssh \\
+ && printf '{user} ALL=(ALL) NOPASSWD:ALL\\n' > /etc/sudoers.d/90-cloud-init-users \\
+ && chmod 0440 /etc/sudoers.d/90-cloud-init-users \\
+ && rm -rf /root/.ssh \\
+ && sed -i 's/^#\\?PermitRootLogin.*/PermitRootLogin no/' /etc/ssh/sshd_config \\
+ && grep -qx 'PermitRootLogin no' /etc/ssh/sshd_config
 """
 
 NGINX_DOCKERFILE = """\
@@ -198,6 +224,13 @@ def ensure_systemd(release: str) -> str:
     return _ensure_derived(systemd_tag(release), plain_tag(release), SYSTEMD_DOCKERFILE)
 
 
+def ensure_standin(release: str, user: str = DEFAULT_ADMIN_USER) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", user):
+        raise ImageError(f"the stand-in user must be a Linux user name; got {user!r}")
+    ensure_systemd(release)
+    return _ensure_derived(standin_tag(release, user), systemd_tag(release), STANDIN_DOCKERFILE.replace("{user}", user))
+
+
 def ensure_nginx(release: str = "bookworm") -> str:
     ensure_plain(release)
     return _ensure_derived(nginx_tag(release), plain_tag(release), NGINX_DOCKERFILE)
@@ -210,6 +243,7 @@ def ensure_all(releases=RELEASES, only: str | None = None) -> dict[str, str]:
             results[plain_tag(release)] = ensure_plain(release)
         if only in (None, "systemd"):
             results[systemd_tag(release)] = ensure_systemd(release)
+            results[standin_tag(release)] = ensure_standin(release)
     if only in (None, "nginx"):
         results[nginx_tag()] = ensure_nginx()
     return results
@@ -225,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cmd == "list":
         for release in RELEASES:
-            for tag in (plain_tag(release), systemd_tag(release)):
+            for tag in (plain_tag(release), systemd_tag(release), standin_tag(release)):
                 print(f"{tag}\t{'present' if image_exists(tag) else 'missing'}")
         print(f"{nginx_tag()}\t{'present' if image_exists(nginx_tag()) else 'missing'}")
         return 0

@@ -4,7 +4,10 @@ This is the local twin of ``amazon.aws.aws_ec2`` in ``inventories/production``. 
 instances the emulator holds that carry the project's tags (the same filter production uses), makes
 sure each has a stand-in container named after its instance id (systemd Debian, SSH with a generated
 key, a volume for ``/var/lib/docker``) and returns them in the ``web`` group with the same host
-variables production composes (``ec2_instance_id``, ``ansible_host``). Stand-ins whose instance no
+variables production composes (``ec2_instance_id``, ``ec2_region``, ``ec2_tags``, ``ansible_host``).
+A stand-in is reached as the AMI's user (``admin``, option ``user``), never as root: like Debian's
+cloud images it has passwordless sudo and refuses root SSH login, so a play that forgets ``become``
+fails here as it would on EC2. Stand-ins whose instance no
 longer exists in the emulator are removed. After provisioning, ``meta: refresh_inventory`` (in the
 ``ec2_host`` role) re-reads it, exactly as it re-reads aws_ec2 in production.
 """
@@ -24,16 +27,27 @@ options:
   endpoint_url:
     description: The emulator URL. C(LOCAL_AWS_PORT) in the environment overrides the port.
     default: http://127.0.0.1:5000
-  region:
-    description: Region to list instances in.
-    default: us-east-1
+  regions:
+    description:
+      - Regions to list instances in. Empty (the default, as in the aws_ec2 inventories) lists every
+        region the emulator knows, so the host plays select on C(aws_region) alone.
+    type: list
+    elements: str
+    default: []
   filters:
     description: EC2 filters, as for amazon.aws.aws_ec2.
     type: dict
     default: {}
   image:
-    description: The systemd-capable image a stand-in runs.
-    default: cloudsite/debian-systemd:bookworm
+    description:
+      - The image a stand-in runs (systemd, sshd, the login user with sudo). Empty (the default):
+        C(local.images.standin_tag) for bookworm and C(user), built by C(make setup).
+    default: ""
+  user:
+    description: The login user, as the AMI's default user (Debian's cloud images call it admin).
+    default: admin
+    env:
+      - name: CLOUDSITE_STANDIN_USER
   group:
     description: Inventory group the stand-ins join.
     default: web
@@ -53,6 +67,7 @@ options:
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +76,15 @@ from ansible.plugins.inventory import BaseInventoryPlugin
 
 LABEL = "cloudsite.standin=1"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def standin_tag(release: str, user: str) -> str:
+    """The tag local.images builds (one naming: imported from there, the repository on the path)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from local.images import standin_tag as tag
+
+    return tag(release, user)
 
 
 def _docker(*args: str, check: bool = True) -> str:
@@ -88,16 +112,19 @@ class InventoryModule(BaseInventoryPlugin):
         if instances is None:
             return
         key = self._ssh_key()
+        user = self.get_option("user")
+        image = self.get_option("image") or standin_tag("bookworm", user)
         wanted = {i["InstanceId"]: i for i in instances}
         self._remove_stale(set(wanted), endpoint)
         for instance_id, instance in sorted(wanted.items()):
-            address = self._ensure_standin(instance_id, key, endpoint)
+            address = self._ensure_standin(instance_id, key, endpoint, image, user)
             self.inventory.add_host(instance_id, group=group)
             for var, value in {
                 "ansible_host": address,
-                "ansible_user": "root",
+                "ansible_user": user,
                 "ansible_ssh_private_key_file": str(key),
                 "ec2_instance_id": instance_id,
+                "ec2_region": instance["_region"],
                 "ec2_private_ip": instance.get("PrivateIpAddress", ""),
                 "ec2_tags": {t["Key"]: t["Value"] for t in instance.get("Tags", [])},
                 "standin_container": instance_id,
@@ -108,19 +135,29 @@ class InventoryModule(BaseInventoryPlugin):
         import boto3
         import botocore.exceptions
 
-        client = boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name=self.get_option("region"),
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        def client(region: str):
+            return boto3.client(
+                "ec2",
+                endpoint_url=endpoint,
+                region_name=region,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
+
         filters = [{"Name": "instance-state-name", "Values": ["running"]}]
         for name, value in (self.get_option("filters") or {}).items():
             filters.append({"Name": name, "Values": value if isinstance(value, list) else [value]})
         try:
-            pages = client.get_paginator("describe_instances").paginate(Filters=filters)
-            return [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+            regions = self.get_option("regions") or sorted(
+                r["RegionName"] for r in client("us-east-1").describe_regions()["Regions"]
+            )
+            found = []
+            for region in regions:
+                pages = client(region).get_paginator("describe_instances").paginate(Filters=filters)
+                found += [
+                    dict(i, _region=region) for page in pages for r in page["Reservations"] for i in r["Instances"]
+                ]
+            return found
         except botocore.exceptions.EndpointConnectionError:
             if not self.get_option("strict"):
                 return None
@@ -157,9 +194,9 @@ class InventoryModule(BaseInventoryPlugin):
                 _docker("rm", "-f", "-v", name, check=False)
                 _docker("volume", "rm", "-f", f"{name}-docker", check=False)
 
-    def _ensure_standin(self, name: str, key: Path, endpoint: str) -> str:
-        state = _docker("inspect", "-f", "{{.State.Running}}", name, check=False)
-        if state != "true":
+    def _ensure_standin(self, name: str, key: Path, endpoint: str, image: str, user: str) -> str:
+        state = _docker("inspect", "-f", "{{.State.Running}} {{.Config.Image}}", name, check=False)
+        if state != f"true {image}":
             _docker("rm", "-f", name, check=False)
             _docker("volume", "create", "--label", LABEL, "--label", f"cloudsite.endpoint={endpoint}", f"{name}-docker")
             _docker(
@@ -191,8 +228,8 @@ class InventoryModule(BaseInventoryPlugin):
                 "-v",
                 f"{name}-docker:/var/lib/docker",
                 "-v",
-                f"{key}.pub:/root/.ssh/authorized_keys:ro",
-                self.get_option("image"),
+                f"{key}.pub:/home/{user}/.ssh/authorized_keys:ro",
+                image,
                 "/lib/systemd/systemd",
             )
         info = json.loads(_docker("inspect", name))[0]
