@@ -40,7 +40,7 @@ options:
     default: {}
   image:
     description:
-      - The image a stand-in runs (systemd, sshd, the login user with sudo). Empty (the default):
+      - The image a stand-in runs (systemd, sshd, the login user with sudo). Empty (the default) means
         C(local.images.standin_tag) for bookworm and C(user), built by C(make setup).
     default: ""
   user:
