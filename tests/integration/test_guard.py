@@ -23,6 +23,13 @@ CASES = [
     ({"web_container_ports": [8081, 8081]}, "web_container_ports"),
     ({"site_source_dir": "/nonexistent/site"}, "site_source_dir"),
     ({"backend_template": "/nonexistent/template.yaml"}, "backend_template"),
+    # The AMI's architecture against the instance type's, both directions (issue 11).
+    ({"web_instance_type": "t4g.micro", "web_architecture": "amd64"}, "web_architecture"),
+    ({"web_instance_type": "t3.micro", "web_architecture": "arm64"}, "web_architecture"),
+    ({"web_instance_type": "t4g.small", "ec2_host_ami_name": "debian-12-amd64-*"}, "ec2_host_ami_name"),
+    ({"web_instance_type": "m7g.large", "ec2_host_ami_name": "debian-12-amd64-*"}, "ec2_host_ami_name"),
+    ({"web_instance_type": "c5.large", "ec2_host_ami_name": "debian-12-arm64-*"}, "ec2_host_ami_name"),
+    ({"web_instance_type": "micro"}, "web_instance_type"),
 ]
 
 
@@ -71,3 +78,44 @@ def test_good_input_passes_the_guard(moto_reset):
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
     assert "failed=0" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "architecture", "ami_name", "platform"),
+    [
+        ("t3.micro", "x86_64", "debian-12-amd64-*", "linux/amd64"),
+        ("t4g.micro", "arm64", "debian-12-arm64-*", "linux/arm64"),
+        ("c7gn.large", "arm64", "debian-12-arm64-*", "linux/arm64"),
+        ("g5.xlarge", "x86_64", "debian-12-amd64-*", "linux/amd64"),
+    ],
+)
+def test_architecture_follows_the_instance_type(instance_type, architecture, ami_name, platform, tmp_path):
+    """One variable (web_instance_type) sets the AMI search and the image platform, and the guard passes."""
+    play = tmp_path / "play.yml"
+    play.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  roles: [guard]\n  tasks:\n"
+        "    - ansible.builtin.debug:\n"
+        '        msg: "arch={{ web_architecture }} ami={{ ec2_host_ami_name }} platform={{ web_image_platform }}"\n'
+    )
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "-i",
+            str(ROOT / "inventories/local/hosts.yml"),
+            "-e",
+            f"@{ROOT / 'group_vars/all.yml'}",
+            "-e",
+            json.dumps({"web_instance_type": instance_type, "repo_root": str(ROOT)}),
+            "-e",
+            # ec2_host's defaults as the AMI search sees them (the guard checks the name too).
+            "@" + str(ROOT / "roles/ec2_host/defaults/main.yml"),
+            str(play),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=ansible_env("http://127.0.0.1:1"),
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-2000:]
+    assert f"arch={architecture} ami={ami_name} platform={platform}" in output

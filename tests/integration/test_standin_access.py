@@ -1,0 +1,137 @@
+"""Stand-ins are reached like Debian's cloud images, and the host plays select hosts by the variables.
+
+One stand-in (an emulated instance tagged project=cloudsite, role=web, made into a container by the
+local inventory) serves every test here:
+
+* it is reached as ``admin``; root SSH login is refused;
+* a root-only action without ``become`` fails with a permission error (so a play that forgets
+  ``become`` fails in CI, not on the first real instance), and succeeds with it;
+* the host plays select this deployment's hosts by ``project_name`` and ``aws_region``: a mismatched
+  value stops the run with one line naming the inventory filter, before any host task.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+
+import boto3
+import pytest
+
+from local import envctl
+from tests.conftest import REGION, ROOT, ansible_env
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+ANSIBLE = str(ROOT / ".venv" / "bin" / "ansible")
+PLAYBOOK = str(ROOT / ".venv" / "bin" / "ansible-playbook")
+INVENTORY = str(ROOT / "inventories" / "local")
+
+
+@pytest.fixture(scope="module")
+def standin(moto_url, docker_engine):
+    """One running instance in the emulator with its stand-in container; removed afterwards."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=30).close()
+    ec2 = boto3.client(
+        "ec2", endpoint_url=moto_url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    image = ec2.describe_images(Owners=["136693071363"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(
+        ImageId=image,
+        InstanceType="t3.micro",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": "project", "Value": "cloudsite"}, {"Key": "role", "Value": "web"}],
+            }
+        ],
+    )["Instances"][0]["InstanceId"]
+    yield instance
+    envctl.remove_standins(moto_url)
+
+
+def adhoc(moto_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [ANSIBLE, "web", "-i", INVENTORY, *args],
+        cwd=ROOT,
+        env=ansible_env(moto_url),
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_standin_is_reached_as_admin_and_refuses_root(standin, moto_url):
+    proc = adhoc(moto_url, "-m", "ansible.builtin.command", "-a", "id -un")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-2000:]
+    assert f"{standin} | CHANGED | rc=0 >>\nadmin" in output, output[-2000:]
+
+    address = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", standin],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    root = subprocess.run(
+        [
+            "ssh",
+            "-i",
+            str(ROOT / ".local" / "ssh" / "id_ed25519"),
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "ConnectTimeout=10",
+            f"root@{address}",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert root.returncode == 255, root.stderr
+    assert "Permission denied" in root.stderr
+
+
+def test_root_only_action_fails_without_become_and_works_with_it(standin, moto_url):
+    args = ("-m", "ansible.builtin.file", "-a", "path=/etc/cloudsite-become-probe state=touch mode=0644")
+    without = adhoc(moto_url, *args)
+    output = without.stdout + without.stderr
+    assert without.returncode != 0, output[-2000:]
+    assert "Permission denied" in output, output[-2000:]
+
+    with_become = adhoc(moto_url, "--become", *args)
+    assert with_become.returncode == 0, (with_become.stdout + with_become.stderr)[-2000:]
+    owner = adhoc(moto_url, "-m", "ansible.builtin.command", "-a", "stat -c %U /etc/cloudsite-become-probe")
+    assert "rc=0 >>\nroot" in owner.stdout, owner.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"project_name": "otherproj"}, "tag:project=otherproj (project_name)"),
+        ({"aws_region": "eu-west-1"}, "region=eu-west-1 (aws_region)"),
+    ],
+    ids=["project_name", "aws_region"],
+)
+def test_host_play_without_a_matching_host_fails_naming_the_filter(standin, moto_url, extra, named):
+    args = [f"{k}={v}" for k, v in extra.items()]
+    proc = subprocess.run(
+        [PLAYBOOK, "-i", INVENTORY, "playbooks/host.yml", "-e", " ".join(args)],
+        cwd=ROOT,
+        env=ansible_env(moto_url),
+        capture_output=True,
+        text=True,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-3000:]
+    failed = [line for line in output.splitlines() if line.startswith(("[ERROR]: Task failed", "fatal:"))]
+    assert failed, output[-3000:]
+    assert "No web host matches the inventory filter" in output and named in output, output[-3000:]
+    # The run stopped before any task on a host (the existing host belongs to another project/region).
+    assert "TASK [Wait until the host accepts connections]" not in output
+    assert "TASK [docker" not in output
