@@ -58,7 +58,8 @@ def moto_url(tmp_path_factory):
     proc = start_moto(port, log_path=tmp_path_factory.mktemp("moto") / "moto.log")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
-    proc.wait(timeout=10)
+    # Generous: on a loaded 2-core machine the server's threads take more than 10 s to stop.
+    proc.wait(timeout=60)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ Known gaps and what we do about them:
 | 17 | CloudWatch | alarms never evaluate metrics: their state stays ``INSUFFICIENT_DATA`` unless set | not patched: the roll's bake reads alarm states; tests set them with ``SetAlarmState`` |
 | 18 | SNS | an e-mail subscription is confirmed at once (AWS: ``PendingConfirmation`` until the owner clicks the mail) | not patched: nothing reads the confirmation state; the README says to confirm |
 | 19 | CloudFront | no response headers policy API (create/get/list/update/delete answer 404), and a distribution may name any ``ResponseHeadersPolicyId`` | ``cloudfront``: the six operations with ETag/IfMatch, unique names, in-use protection; unknown policy ids refused |
+| 20 | EC2 | RunInstances starts an instance type whose architecture is not the AMI's (``t4g.*`` with an x86_64 AMI); AWS refuses with InvalidParameterValue | ``ec2_arch``: refuse the pair as AWS does (the guard stops it earlier; this keeps the rehearsal honest) |
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch")
+PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch", "ec2_arch")
 _applied: list[str] = []
 
 
