@@ -61,8 +61,10 @@ def test_plain_image_build_is_skipped_when_tagged(docker_engine, monkeypatch):
 @pytest.mark.docker
 def test_all_base_images_present_after_setup(docker_engine):
     listing = run([sys.executable, "-m", "local.images", "list"]).stdout.splitlines()
-    assert len(listing) == 5
+    # plain + systemd + the stand-in (admin) image per release, and the nginx base.
+    assert len(listing) == 7
     assert all(line.endswith("\tpresent") for line in listing), listing
+    assert "cloudsite/debian-systemd:bookworm-admin\tpresent" in listing
 
 
 # --- emulator process ---------------------------------------------------------------------------
