@@ -27,7 +27,6 @@ CASES = [
     ({"web_instance_type": "t4g.micro", "web_architecture": "amd64"}, "web_architecture"),
     ({"web_instance_type": "t3.micro", "web_architecture": "arm64"}, "web_architecture"),
     ({"web_instance_type": "t4g.small", "ec2_host_ami_name": "debian-12-amd64-*"}, "ec2_host_ami_name"),
-    ({"web_instance_type": "m7g.large", "ec2_host_ami_name": "debian-12-amd64-*"}, "ec2_host_ami_name"),
     ({"web_instance_type": "c5.large", "ec2_host_ami_name": "debian-12-arm64-*"}, "ec2_host_ami_name"),
     ({"web_instance_type": "micro"}, "web_instance_type"),
 ]
