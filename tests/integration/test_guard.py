@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.emulator]
 CASES = [
     ({"project_name": "Cloud_Site"}, "project_name"),
     ({"aws_region": "useast1"}, "aws_region"),
+    ({"aws_region": "us-east-9"}, "aws_region"),
     ({"site_bucket_name": "Bad..Bucket"}, "site_bucket_name"),
     ({"artifacts_bucket_name": "192.168.1.1"}, "artifacts_bucket_name"),
     ({"artifacts_bucket_name": "cloudsite-local-site"}, "artifacts_bucket_name"),
