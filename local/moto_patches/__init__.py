@@ -28,6 +28,8 @@ Known gaps and what we do about them:
 | 17 | CloudWatch | alarms never evaluate metrics: their state stays ``INSUFFICIENT_DATA`` unless set | not patched: the roll's bake reads alarm states; tests set them with ``SetAlarmState`` |
 | 18 | SNS | an e-mail subscription is confirmed at once (AWS: ``PendingConfirmation`` until the owner clicks the mail) | not patched: nothing reads the confirmation state; the README says to confirm |
 | 19 | CloudFront | no response headers policy API (create/get/list/update/delete answer 404), and a distribution may name any ``ResponseHeadersPolicyId`` | ``cloudfront``: the six operations with ETag/IfMatch, unique names, in-use protection; unknown policy ids refused |
+| 20 | S3 | lifecycle ``NoncurrentVersionExpiration.NewerNoncurrentVersions`` is dropped (stored and returned by AWS) | ``s3``: keep it and return it (test: ``tests/unit/test_moto_patches_s3.py``) |
+| 21 | CloudFront/WAFv2 | an updated distribution stays ``Deployed``; a web ACL a distribution uses (or just released, update not deployed) is deleted at once (AWS: ``InProgress``, ``WAFAssociatedItemException``) | ``cloudfront_waf``: update resets to ``InProgress`` (immediate progression reads ``Deployed`` at once); delete refuses while in use (test: ``tests/unit/test_moto_patches_cloudfront_waf.py``) |
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch")
+PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch", "s3", "cloudfront_waf")
 _applied: list[str] = []
 
 

@@ -151,6 +151,11 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert statement["Action"] == "s3:GetObject"
     assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": summary["ARN"]}}
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    # Old versions expire, but each object keeps its last 3 noncurrent versions (the static rollback needs 1).
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30, "NewerNoncurrentVersions": 3}
+    assert rule["Expiration"] == {"ExpiredObjectDeleteMarker": True}
     sse = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     ownership = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]["Rules"]
@@ -169,7 +174,9 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert {r["Name"] for r in validation} == {o["ResourceRecord"]["Name"] for o in cert["DomainValidationOptions"]}
 
 
-def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(account, aws_client, moto_url, tmp_path):
+def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
+    account, aws_client, moto_url, tmp_path, slow_distribution_deploys
+):
     cloudfront, wafv2 = aws_client("cloudfront"), aws_client("wafv2")
     changed, _ = run_playbook(moto_url)
     assert changed > 0
@@ -195,8 +202,10 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(account, aws_
         504,
     ]
 
+    # As on AWS, the detaching update takes a while to deploy and the ACL cannot go before it has.
+    slow_distribution_deploys(moto_url)
     changed, _ = run_playbook(moto_url, "-e", "cloudfront_waf_enabled=false")
-    assert changed == 2  # detach, delete
+    assert changed == 2  # detach (waited for), delete
     assert cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]["WebACLId"] == ""
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     changed, _ = run_playbook(moto_url, "-e", "cloudfront_waf_enabled=false")
