@@ -78,7 +78,7 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     assert not cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items")
 
-    changed, _ = run_playbook(moto_url, *args)
+    changed, first = run_playbook(moto_url, "--diff", *args)
     assert changed > 0
     changed, out = run_playbook(moto_url, *args)
     assert changed == 0, out
@@ -91,6 +91,11 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert len(origins) == 2
     assert origins["alb"]["DomainName"] == account["alb_dns_name"]
     assert origins["alb"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    # The secret the ALB's listener rule requires (inventories/local), never printed by the run.
+    assert origins["alb"]["CustomHeaders"]["Items"] == [
+        {"HeaderName": "X-Origin-Verify", "HeaderValue": "local-origin-verify-0123456789abcdef"}
+    ]
+    assert "local-origin-verify-0123456789abcdef" not in first + out
     assert origins["s3"]["DomainName"] == f"{BUCKET}.s3.us-east-1.amazonaws.com"
     oacs = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
     assert [o["Name"] for o in oacs] == ["cloudsite-site-oac"]

@@ -20,6 +20,8 @@ CASES = [
     ({"artifacts_bucket_name": "cloudsite-local-site"}, "artifacts_bucket_name"),
     ({"domain_name": "not a domain"}, "domain_name"),
     ({"domain_name": "example.com", "hosted_zone_id": ""}, "hosted_zone_id"),
+    ({"origin_verify_secret": "too-short"}, "origin_verify_secret"),
+    ({"origin_verify_previous_secret": "x" * 40 + "*"}, "origin_verify_previous_secret"),
     ({"web_container_ports": [22, 8082]}, "web_container_ports"),
     ({"web_container_ports": [8081, 8081]}, "web_container_ports"),
     ({"site_source_dir": "/nonexistent/site"}, "site_source_dir"),
