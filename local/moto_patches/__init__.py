@@ -40,7 +40,17 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch", "s3", "cloudfront_waf")
+PATCHES = (
+    "elbv2",
+    "cloudfront",
+    "cloudformation",
+    "ec2_amis",
+    "dynamodb",
+    "route53",
+    "cloudwatch",
+    "s3",
+    "cloudfront_waf",
+)
 _applied: list[str] = []
 
 
