@@ -6,6 +6,7 @@ running demo and helpers do not step on each other.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -124,6 +125,28 @@ def ansible_env(moto_url: str) -> dict[str, str]:
         }
     )
     return env
+
+
+@pytest.fixture
+def slow_distribution_deploys():
+    """``set_on(url)``: on that emulator a distribution needs two reads after a change to be Deployed (as on
+    AWS it takes minutes) instead of none; moto's state manager is restored after the test."""
+    urls: list[str] = []
+
+    def post(url: str, action: str, body: dict) -> None:
+        request = urllib.request.Request(
+            f"{url}/moto-api/state-manager/{action}", data=json.dumps(body).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+
+    def set_on(url: str) -> None:
+        urls.append(url)
+        transition = {"progression": "manual", "times": 2}
+        post(url, "set-transition", {"model_name": "cloudfront::distribution", "transition": transition})
+
+    yield set_on
+    for url in urls:
+        post(url, "unset-transition", {"model_name": "cloudfront::distribution"})
 
 
 def pytest_terminal_summary(terminalreporter):

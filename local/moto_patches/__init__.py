@@ -29,6 +29,9 @@ Known gaps and what we do about them:
 | 18 | SNS | an e-mail subscription is confirmed at once (AWS: ``PendingConfirmation`` until the owner clicks the mail) | not patched: nothing reads the confirmation state; the README says to confirm |
 | 19 | CloudFront | no response headers policy API (create/get/list/update/delete answer 404), and a distribution may name any ``ResponseHeadersPolicyId`` | ``cloudfront``: the six operations with ETag/IfMatch, unique names, in-use protection; unknown policy ids refused |
 | 20 | EC2 | RunInstances starts an instance type whose architecture is not the AMI's (``t4g.*`` with an x86_64 AMI); AWS refuses with InvalidParameterValue | ``ec2_arch``: refuse the pair as AWS does (the guard stops it earlier; this keeps the rehearsal honest) |
+| 21 | S3 | lifecycle ``NoncurrentVersionExpiration.NewerNoncurrentVersions`` is dropped (stored and returned by AWS) | ``s3``: keep it and return it (test: ``tests/unit/test_moto_patches_s3.py``) |
+| 22 | CloudFront/WAFv2 | an updated distribution stays ``Deployed``; a web ACL a distribution uses (or just released, update not deployed) is deleted at once (AWS: ``InProgress``, ``WAFAssociatedItemException``) | ``cloudfront_waf``: update resets to ``InProgress`` (immediate progression reads ``Deployed`` at once); delete refuses while in use (test: ``tests/unit/test_moto_patches_cloudfront_waf.py``) |
+| 23 | EC2 | a prefix-list ingress rule loses its ``Description`` (and UpdateSecurityGroupRuleDescriptionsIngress answers without ``Return``) | not patched: the ALB group's prefix-list rule carries no description (``aws_network``) |
 """
 
 from __future__ import annotations
@@ -38,7 +41,18 @@ import importlib
 import moto
 
 MOTO_VERSION = "5.2.5"
-PATCHES = ("elbv2", "cloudfront", "cloudformation", "ec2_amis", "dynamodb", "route53", "cloudwatch", "ec2_arch")
+PATCHES = (
+    "elbv2",
+    "cloudfront",
+    "cloudformation",
+    "ec2_amis",
+    "dynamodb",
+    "route53",
+    "cloudwatch",
+    "s3",
+    "cloudfront_waf",
+    "ec2_arch",
+)
 _applied: list[str] = []
 
 

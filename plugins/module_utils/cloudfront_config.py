@@ -55,6 +55,7 @@ def build_distribution_config(
     s3_domain_name: str,
     origin_access_control_id: str,
     alb_origin_protocol_policy: str = "http-only",
+    alb_custom_headers: dict[str, str] | None = None,
     alb_http_port: int = 80,
     alb_https_port: int = 443,
     failover_status_codes: list[int] | None = None,
@@ -102,6 +103,13 @@ def build_distribution_config(
                     "Id": ALB_ORIGIN_ID,
                     "DomainName": alb_domain_name,
                     "OriginPath": "",
+                    # Sorted by name: the compare below matches lists of dicts position by position.
+                    "CustomHeaders": _items(
+                        [
+                            {"HeaderName": name, "HeaderValue": str(value)}
+                            for name, value in sorted((alb_custom_headers or {}).items())
+                        ]
+                    ),
                     "CustomOriginConfig": {
                         "HTTPPort": alb_http_port,
                         "HTTPSPort": alb_https_port,

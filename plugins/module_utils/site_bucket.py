@@ -7,10 +7,15 @@ module adds its own reads and writes (uploads and HEADs; object versions and cop
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ansible.module_utils.site_sync import RemoteObject, join_key, normalise_etag
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+# Paths published but not yet invalidated: written before the uploads, deleted once CloudFront accepted the
+# invalidation, so a run that stops in between (crash, Ctrl-C, CI timeout) leaves the next run the job.
+DEFAULT_PENDING_KEY = ".site-sync-pending-invalidation.json"
 
 
 class SiteBucket:
@@ -22,6 +27,7 @@ class SiteBucket:
         self.bucket: str = p["bucket"]
         self.prefix: str = p["prefix"].strip("/")
         self.manifest_key = join_key(self.prefix, p["manifest_key"])
+        self.pending_key = join_key(self.prefix, p.get("pending_key") or DEFAULT_PENDING_KEY)
         self.concurrency = max(1, p["max_concurrency"])
         self.client = module.client(
             "s3",
@@ -47,6 +53,8 @@ class SiteBucket:
         remote: dict[str, RemoteObject] = {}
         for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
             for item in page.get("Contents", []):
+                if item["Key"] == self.pending_key:
+                    continue  # bookkeeping, not a site object: never planned, restored or deleted
                 remote[item["Key"]] = RemoteObject(item["Key"], normalise_etag(item["ETag"]), item["Size"])
         return remote
 
@@ -71,3 +79,22 @@ class SiteBucket:
             **self.extra,
         )
         return answer.get("VersionId") or ""
+
+    def read_pending(self) -> list[str]:
+        """Paths a previous publish uploaded or deleted but did not get invalidated ([] when none)."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.pending_key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return []
+        paths = json.loads(body or b"{}").get("paths", [])
+        return sorted({str(path) for path in paths})
+
+    def write_pending(self, paths: list[str]) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.pending_key,
+            Body=json.dumps({"paths": sorted(paths)}, indent=1).encode(),
+            ContentType="application/json",
+            CacheControl="no-cache",
+            **self.extra,
+        )

@@ -120,6 +120,13 @@ def normalise(rule: dict[str, Any]) -> dict[str, Any]:
     return {"Conditions": conditions, "Actions": [{k: v for k, v in a.items() if v is not None} for a in actions]}
 
 
+def _forwards(client: Any, listener: dict[str, Any]) -> bool:
+    if any(a["Type"] == "forward" for a in listener.get("DefaultActions", [])):
+        return True
+    rules = client.describe_rules(aws_retry=True, ListenerArn=listener["ListenerArn"])["Rules"]
+    return any(a["Type"] == "forward" for r in rules if not r.get("IsDefault") for a in r.get("Actions", []))
+
+
 def main() -> None:
     argument_spec = dict(
         load_balancer_name=dict(type="str", required=True),
@@ -154,7 +161,9 @@ def main() -> None:
             module.fail_json(msg=f"load balancer {p['load_balancer_name']} not found: deploy first")
         arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
         listeners = client.describe_listeners(aws_retry=True, LoadBalancerArn=arn)["Listeners"]
-        forwarding = [ln for ln in listeners if any(a["Type"] == "forward" for a in ln.get("DefaultActions", []))]
+        # A listener serves the site when its default action forwards, or (the origin lock: default fixed 403)
+        # one of its rules forwards.
+        forwarding = [ln for ln in listeners if _forwards(client, ln)]
         if not forwarding:
             module.fail_json(msg=f"load balancer {p['load_balancer_name']} has no forwarding listener")
         for listener in sorted(forwarding, key=lambda ln: ln["Port"]):

@@ -10,8 +10,10 @@ module: cloudformation_changeset_execute
 short_description: Execute a reviewed CloudFormation change set and wait until the stack settles
 description:
   - M(amazon.aws.cloudformation) with O(amazon.aws.cloudformation#module:create_changeset=true) creates a change
-    set for an existing stack but leaves it for review. This module executes it and waits for the stack
-    to reach a C(*_COMPLETE) or C(*_FAILED) state; a rollback or failure fails the task.
+    set for an existing stack but leaves it for review. This module executes it and waits for that
+    execution to end, read from the change set's C(ExecutionStatus) (C(EXECUTE_COMPLETE) with the stack
+    settled, or C(EXECUTE_FAILED)), never from the stack status alone, which can still show an earlier
+    operation's outcome right after the execute; a failed execution fails the task.
 version_added: 0.1.0
 author: cloudsite maintainers
 options:
@@ -55,10 +57,9 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
+from ansible.module_utils.changeset_status import FAIL, OK, execution_outcome
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-SETTLED_OK = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 
 
 def main() -> None:
@@ -86,14 +87,19 @@ def main() -> None:
         cfn.execute_change_set(aws_retry=True, ChangeSetName=module.params["change_set_id"], StackName=stack_name)
         deadline = time.monotonic() + module.params["wait_timeout"]
         while True:
-            stack = cfn.describe_stacks(aws_retry=True, StackName=stack_name)["Stacks"][0]
-            status = stack["StackStatus"]
-            if status in SETTLED_OK:
+            execution = cfn.describe_change_set(
+                aws_retry=True, ChangeSetName=change_set["ChangeSetId"], StackName=stack_name
+            ).get("ExecutionStatus")
+            status = cfn.describe_stacks(aws_retry=True, StackName=stack_name)["Stacks"][0]["StackStatus"]
+            outcome, reason = execution_outcome(execution, status)
+            if outcome == OK:
                 module.exit_json(changed=True, stack_status=status)
-            if status.endswith(("_FAILED", "ROLLBACK_COMPLETE")):
-                module.fail_json(msg=f"stack {stack_name} ended in {status}", stack_status=status)
+            if outcome == FAIL:
+                module.fail_json(msg=f"stack {stack_name}: {reason}", stack_status=status)
             if time.monotonic() > deadline:
-                module.fail_json(msg=f"stack {stack_name} still {status} after {module.params['wait_timeout']} s")
+                module.fail_json(
+                    msg=f"stack {stack_name}: still waiting after {module.params['wait_timeout']} s ({reason})"
+                )
             time.sleep(5)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg="cannot execute the change set")

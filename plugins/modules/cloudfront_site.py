@@ -41,6 +41,12 @@ options:
     type: str
     choices: [http-only, https-only, match-viewer]
     default: http-only
+  alb_custom_headers:
+    description:
+      - Headers CloudFront adds to every request to the ALB (name to value), for example the secret the
+        ALB's listener rule requires. Values are kept out of the output (C(no_log)).
+    type: dict
+    default: {}
   alb_http_port:
     description: ALB HTTP port.
     type: int
@@ -258,6 +264,7 @@ def desired_config(module: AnsibleAWSModule) -> dict[str, Any]:
             comment=p["comment"],
             alb_domain_name=p["alb_domain_name"],
             alb_origin_protocol_policy=p["alb_origin_protocol_policy"],
+            alb_custom_headers=p["alb_custom_headers"],
             alb_http_port=p["alb_http_port"],
             alb_https_port=p["alb_https_port"],
             s3_domain_name=p["s3_domain_name"],
@@ -356,6 +363,7 @@ def main() -> None:
         alb_origin_protocol_policy=dict(
             type="str", choices=["http-only", "https-only", "match-viewer"], default="http-only"
         ),
+        alb_custom_headers=dict(type="dict", default={}, no_log=True),
         alb_http_port=dict(type="int", default=80),
         alb_https_port=dict(type="int", default=443),
         s3_domain_name=dict(type="str"),

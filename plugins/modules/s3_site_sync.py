@@ -79,6 +79,13 @@ options:
     description: Name of the manifest object, relative to I(prefix). It is never deleted or uploaded from I(src).
     type: str
     default: .site-sync-manifest.json
+  pending_key:
+    description:
+      - Object, relative to I(prefix), that records the paths uploaded or deleted but not yet invalidated. It
+        is written before the uploads and deleted by the caller once the invalidation is accepted (see
+        RV(pending_invalidation)), so a run stopped in between leaves the next run the invalidation to make.
+    type: str
+    default: .site-sync-pending-invalidation.json
   encryption:
     description: Server-side encryption for uploaded objects.
     type: str
@@ -154,6 +161,17 @@ manifest_written:
   description: Whether the manifest object was (or would be) rewritten.
   returned: always
   type: bool
+pending_invalidation:
+  description:
+    - Paths to invalidate now, relative to I(prefix) (C(/) separators, no leading slash) - this run's uploads
+      and deletes plus those an earlier, interrupted run recorded but never had invalidated.
+  returned: always
+  type: list
+  elements: str
+pending_key:
+  description: Full key of the pending-invalidation record (delete it once the invalidation is accepted).
+  returned: always
+  type: str
 previous_manifest_digest:
   description:
     - Digest of the manifest found before this run (empty when there was none); it names the build the run
@@ -310,6 +328,10 @@ def run(module: AnsibleAWSModule) -> dict:
     sync = SiteSync(module)
     remote = sync.list_remote()
     manifest = sync.read_manifest(remote)
+    try:
+        pending_before = sync.read_pending()
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, ValueError) as e:
+        sync.fail(e, f"Cannot read {sync.pending_key}; nothing was uploaded")
     plan = plan_sync(local, remote, manifest, delete=p["delete"], manifest_key=sync.manifest_key)
     heads = {}
     if plan.verify:
@@ -329,7 +351,10 @@ def run(module: AnsibleAWSModule) -> dict:
         "reasons": {strip_prefix(sync.prefix, k): v for k, v in plan.upload.items()},
         "verified": len(heads),
         "previous_manifest_digest": manifest_digest(manifest),
+        "pending_key": sync.pending_key,
     }
+    changes = rel(sorted(plan.upload)) + rel(plan.delete)
+    result["pending_invalidation"] = sorted(set(pending_before) | set(changes))
     if module._diff:
         result["diff"] = plan_diff(plan, local, remote, known, location)
 
@@ -341,6 +366,12 @@ def run(module: AnsibleAWSModule) -> dict:
     if module.check_mode or not result["changed"]:
         return result
 
+    # Recorded before the first upload: whatever happens next, the next run knows what to invalidate.
+    if not set(changes) <= set(pending_before):
+        try:
+            sync.write_pending(result["pending_invalidation"])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+            sync.fail(e, f"Cannot record the pending invalidation in {sync.pending_key}; nothing was uploaded")
     etags, error = sync.upload_all([local[k] for k in plan.upload])
     deleted: list[str] = []
     if error is None and plan.delete:
@@ -378,6 +409,7 @@ def main() -> None:
         cache_control_rules=dict(type="list", elements="dict"),
         default_cache_control=dict(type="str", default=DEFAULT_CACHE_CONTROL),
         manifest_key=dict(type="str", default=DEFAULT_MANIFEST_KEY, no_log=False),
+        pending_key=dict(type="str", default=".site-sync-pending-invalidation.json", no_log=False),
         encryption=dict(type="str", choices=["none", "AES256", "aws:kms"], default="none"),
         kms_key_id=dict(type="str", no_log=False),
     )

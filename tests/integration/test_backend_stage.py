@@ -114,3 +114,10 @@ def test_config_json_defaults_to_the_prod_api_url_output(converged, moto_url, aw
     stack = aws_client("cloudformation").describe_stacks(StackName="cloudsite-backend-prod")["Stacks"][0]
     api_url = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "ApiUrl")
     assert json.loads(config.read_text()) == {"apiBaseUrl": api_url}
+
+
+def test_old_artifacts_expire(converged, aws_client):
+    (rule,) = aws_client("s3").get_bucket_lifecycle_configuration(Bucket="cloudsite-local-artifacts")["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["Filter"] == {"Prefix": "backend/"}
+    assert rule["Expiration"] == {"Days": 90}

@@ -78,7 +78,7 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     assert not cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items")
 
-    changed, _ = run_playbook(moto_url, *args)
+    changed, first = run_playbook(moto_url, "--diff", *args)
     assert changed > 0
     changed, out = run_playbook(moto_url, *args)
     assert changed == 0, out
@@ -91,6 +91,11 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert len(origins) == 2
     assert origins["alb"]["DomainName"] == account["alb_dns_name"]
     assert origins["alb"]["CustomOriginConfig"]["OriginProtocolPolicy"] == "http-only"
+    # The secret the ALB's listener rule requires (inventories/local), never printed by the run.
+    assert origins["alb"]["CustomHeaders"]["Items"] == [
+        {"HeaderName": "X-Origin-Verify", "HeaderValue": "local-origin-verify-0123456789abcdef"}
+    ]
+    assert "local-origin-verify-0123456789abcdef" not in first + out
     assert origins["s3"]["DomainName"] == f"{BUCKET}.s3.us-east-1.amazonaws.com"
     oacs = cloudfront.list_origin_access_controls()["OriginAccessControlList"]["Items"]
     assert [o["Name"] for o in oacs] == ["cloudsite-site-oac"]
@@ -151,6 +156,11 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert statement["Action"] == "s3:GetObject"
     assert statement["Condition"] == {"StringEquals": {"AWS:SourceArn": summary["ARN"]}}
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    # Old versions expire, but each object keeps its last 3 noncurrent versions (the static rollback needs 1).
+    (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    assert rule["Status"] == "Enabled"
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30, "NewerNoncurrentVersions": 3}
+    assert rule["Expiration"] == {"ExpiredObjectDeleteMarker": True}
     sse = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     ownership = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]["Rules"]
@@ -169,7 +179,9 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert {r["Name"] for r in validation} == {o["ResourceRecord"]["Name"] for o in cert["DomainValidationOptions"]}
 
 
-def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(account, aws_client, moto_url, tmp_path):
+def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
+    account, aws_client, moto_url, tmp_path, slow_distribution_deploys
+):
     cloudfront, wafv2 = aws_client("cloudfront"), aws_client("wafv2")
     changed, _ = run_playbook(moto_url)
     assert changed > 0
@@ -195,8 +207,10 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(account, aws_
         504,
     ]
 
+    # As on AWS, the detaching update takes a while to deploy and the ACL cannot go before it has.
+    slow_distribution_deploys(moto_url)
     changed, _ = run_playbook(moto_url, "-e", "cloudfront_waf_enabled=false")
-    assert changed == 2  # detach, delete
+    assert changed == 2  # detach (waited for), delete
     assert cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]["WebACLId"] == ""
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     changed, _ = run_playbook(moto_url, "-e", "cloudfront_waf_enabled=false")

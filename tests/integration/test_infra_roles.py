@@ -108,7 +108,13 @@ def test_web_security_group_admits_container_ports_from_the_alb_only(converged, 
     ec2 = aws_client("ec2")
     groups = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
     alb, web = groups["cloudsite-alb"], groups["cloudsite-web"]
-    assert sorted(p["FromPort"] for p in alb["IpPermissions"]) == [80, 443]
+    # The ALB: port 80 from CloudFront's origin-facing prefix list only, no address range at all.
+    (prefix_list,) = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}]
+    )["PrefixLists"]
+    assert [(p["FromPort"], p["ToPort"]) for p in alb["IpPermissions"]] == [(80, 80)]
+    assert [p["PrefixListId"] for p in alb["IpPermissions"][0]["PrefixListIds"]] == [prefix_list["PrefixListId"]]
+    assert alb["IpPermissions"][0]["IpRanges"] == [] and alb["IpPermissions"][0]["Ipv6Ranges"] == []
     assert sorted(p["FromPort"] for p in web["IpPermissions"]) == [8081, 8082]
     for perm in web["IpPermissions"]:
         assert perm["IpRanges"] == []
@@ -152,5 +158,15 @@ def test_target_group_health_check_and_listener(converged, aws_client):
     lb = elb.describe_load_balancers(Names=["cloudsite-alb"])["LoadBalancers"][0]
     assert len(lb["AvailabilityZones"]) == 2
     listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    assert [(ls["Port"], ls["DefaultActions"][0]["Type"]) for ls in listeners] == [(80, "forward")]
-    assert listeners[0]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    # Without CloudFront's secret header: a fixed 403. With it (or the previous value during a rotation): forward.
+    assert [(ls["Port"], ls["DefaultActions"][0]["Type"]) for ls in listeners] == [(80, "fixed-response")]
+    assert listeners[0]["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
+    rules = [r for r in elb.describe_rules(ListenerArn=listeners[0]["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    assert len(rules) == 1
+    (condition,) = rules[0]["Conditions"]
+    assert condition["Field"] == "http-header"
+    assert condition["HttpHeaderConfig"] == {
+        "HttpHeaderName": "X-Origin-Verify",
+        "Values": ["local-origin-verify-0123456789abcdef"],  # inventories/local; no previous value
+    }
+    assert [(a["Type"], a["TargetGroupArn"]) for a in rules[0]["Actions"]] == [("forward", tg["TargetGroupArn"])]

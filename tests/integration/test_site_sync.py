@@ -317,3 +317,35 @@ def test_invalidation_is_not_duplicated(env, tmp_path):
     assert (second["changed"], second["duplicate"]) == (False, True)
     assert second["invalidation"]["id"] == first["invalidation"]["id"]
     assert len(invalidations(env["cf"], env["dist"])) == 1
+
+
+def test_an_interrupted_publish_is_invalidated_by_the_next_run(env):
+    """A run that stops after the sync and before the invalidation (crash, Ctrl-C, CI timeout) leaves the
+    bucket new and the cache old; the next run, which uploads nothing, still makes exactly that invalidation."""
+    s3, cf, bucket, url = env["s3"], env["cf"], env["bucket"], env["url"]
+    pb = play(env["tmp"], url, env["site"], bucket, distribution_id=env["dist"])
+    run(pb, url)
+    before = len(invalidations(cf, env["dist"]))
+    assert ".site-sync-pending-invalidation.json" not in keys(s3, bucket)
+    page = env["site"] / "blog" / "index.html"
+    page.write_text("<html>new blog</html>")
+
+    # The interrupted run: everything up to the invalidation, which never happens.
+    stopped = play(env["tmp"], url, env["site"], bucket, distribution_id=env["dist"], static_site_invalidate=False)
+    assert sync_result(run(stopped, url))["uploaded"] == ["blog/index.html"]
+    assert len(invalidations(cf, env["dist"])) == before
+    record = json.loads(s3.get_object(Bucket=bucket, Key=".site-sync-pending-invalidation.json")["Body"].read())
+    assert record == {"paths": ["blog/index.html"]}
+
+    res = run(pb, url)
+    assert sync_result(res)["uploaded"] == []
+    created = invalidations(cf, env["dist"])
+    assert len(created) == before + 1
+    newest = sorted(created, key=lambda i: i["CreateTime"])[-1]
+    assert sorted(newest["InvalidationBatch"]["Paths"]["Items"]) == ["/blog/", "/blog/index.html"]
+    assert ".site-sync-pending-invalidation.json" not in keys(s3, bucket)
+
+    # Done: the run after that changes nothing and invalidates nothing.
+    again = run(pb, url)
+    assert again["stats"]["changed"] == 0
+    assert len(invalidations(cf, env["dist"])) == before + 1

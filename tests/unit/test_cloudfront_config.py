@@ -228,3 +228,23 @@ def test_the_policy_sends_the_headers_nginx_sends_on_every_origin():
     assert all(v["Override"] for v in security.values())
     assert policy["CustomHeadersConfig"]["Quantity"] == len(policy["CustomHeadersConfig"]["Items"])
     assert security["StrictTransportSecurity"]["IncludeSubdomains"] is False
+
+
+def test_alb_origin_carries_the_secret_header_and_a_rotation_is_drift():
+    config = desired(alb_custom_headers={"X-Origin-Verify": "new-secret"})
+    alb = next(o for o in config["Origins"]["Items"] if o["Id"] == ALB_ORIGIN_ID)
+    assert alb["CustomHeaders"] == {
+        "Quantity": 1,
+        "Items": [{"HeaderName": "X-Origin-Verify", "HeaderValue": "new-secret"}],
+    }
+    s3 = next(o for o in config["Origins"]["Items"] if o["Id"] == S3_ORIGIN_ID)
+    assert "CustomHeaders" not in s3  # the bucket is read through OAC, not a header
+    served = copy.deepcopy(config)
+    assert differences(config, served) == []
+    old = desired(alb_custom_headers={"X-Origin-Verify": "old-secret"})
+    drift, payload = plan_update(config, old)
+    assert drift == [f"Origins.Items[{ALB_ORIGIN_ID}].CustomHeaders.Items[0].HeaderValue"]
+    assert (
+        next(o for o in payload["Origins"]["Items"] if o["Id"] == ALB_ORIGIN_ID)["CustomHeaders"]
+        == alb["CustomHeaders"]
+    )
