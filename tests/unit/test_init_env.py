@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools import init_env
-
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = [
     "--account-id",
