@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_NAME = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
-PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,26}[a-z0-9]$")
+# 23 at most: '<project_name>-frontend' names the target group, which AWS limits to 32 characters.
+PROJECT = re.compile(r"^[a-z][a-z0-9-]{1,21}[a-z0-9]$")
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
 EMAIL = re.compile(r"^[^@\s]+@([a-z0-9-]+\.)+[a-z]{2,63}$", re.IGNORECASE)
 CIDR = re.compile(r"^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)/(3[0-2]|[12]?\d)$")
@@ -69,7 +70,7 @@ def validate(a: Answers) -> None:
     """Raise InitError naming the first flag whose value AWS or the guard would refuse."""
     checks = [
         ("ENV", a.env, ENV_NAME, "lowercase letters, digits and '_', starting with a letter (an Ansible group name)"),
-        ("--project-name", a.project_name, PROJECT, "3-28 lowercase letters, digits and hyphens"),
+        ("--project-name", a.project_name, PROJECT, "3-23 lowercase letters, digits and hyphens"),
         ("--region", a.region, REGION, "a region such as 'eu-west-1'"),
         ("--account-id", a.account_id, ACCOUNT, "12 digits"),
         ("--contact-sender", a.contact_sender, EMAIL, "an email address"),
@@ -164,6 +165,11 @@ ec2_host_public_key: "{{{{ vault_ec2_host_public_key }}}}"
 ansible_user: admin
 ansible_ssh_private_key_file: "{{{{ lookup('ansible.builtin.env', 'ANSIBLE_PRIVATE_KEY_FILE', default='') or '{key_path}' }}}}"
 aws_network_ssh_allow_cidrs: "{{{{ vault_ssh_allow_cidrs }}}}"
+
+# The backend stacks deploy through this CloudFormation service role, and the function roles they
+# create carry this boundary (both made by playbooks/bootstrap-iam.yml).
+cloudformation_role_arn: arn:aws:iam::{a.account_id}:role/{a.project_name}-cloudformation
+permissions_boundary_arn: arn:aws:iam::{a.account_id}:policy/{a.project_name}-boundary
 """,
         "vault": f"""---
 vault_contact_sender: "{a.contact_sender}"

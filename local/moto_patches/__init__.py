@@ -28,6 +28,8 @@ Known gaps and what we do about them:
 | 17 | CloudWatch | alarms never evaluate metrics: their state stays ``INSUFFICIENT_DATA`` unless set | not patched: the roll's bake reads alarm states; tests set them with ``SetAlarmState`` |
 | 18 | SNS | an e-mail subscription is confirmed at once (AWS: ``PendingConfirmation`` until the owner clicks the mail) | not patched: nothing reads the confirmation state; the README says to confirm |
 | 19 | CloudFront | no response headers policy API (create/get/list/update/delete answer 404), and a distribution may name any ``ResponseHeadersPolicyId`` | ``cloudfront``: the six operations with ETag/IfMatch, unique names, in-use protection; unknown policy ids refused |
+| 20 | IAM | no policy is evaluated: every call is allowed, whatever the caller's policy, boundary or ``iam:PassRole`` | not patched: ``local/moto_server.py`` records every API action (``CLOUDSITE_RECORD_ACTIONS``) and ``tests/integration/test_real_env.py`` checks each against ``iam/deploy-policy.json.j2`` |
+| 21 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
 """
 
 from __future__ import annotations

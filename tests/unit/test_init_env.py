@@ -64,6 +64,7 @@ def test_init_writes_the_environment_secrets_outside_git_and_an_encrypted_vault(
     assert vars_["site_bucket_name"] == "cloudsite-staging-site-123456789012"
     assert vars_["artifacts_bucket_name"] == "cloudsite-staging-artifacts-123456789012"
     assert str(home / "deploy_ed25519") in vars_["ansible_ssh_private_key_file"]
+    assert vars_["cloudformation_role_arn"] == "arn:aws:iam::123456789012:role/cloudsite-staging-cloudformation"
     assert yaml.safe_load((inv / "aws_ec2.yml").read_text())["filters"]["tag:project"] == "cloudsite-staging"
     assert "staging" in yaml.safe_load((inv / "hosts.yml").read_text())
     vault = inv / "group_vars/staging/vault.yml"
@@ -111,6 +112,7 @@ def test_init_is_idempotent_and_never_overwrites_without_force(tmp_path):
         (["--contact-sender", "noreply@example.com"], "--contact-sender"),
         (["--ssh-cidr", "10.0.0.300/8"], "--ssh-cidr"),
         (["--project-name", "Cloud_Site"], "--project-name"),
+        (["--project-name", "a-project-name-of-24-chr"], "--project-name"),
         (["--domain-name", "me.dev"], "--hosted-zone-id"),
         (["--account-id", "12345"], "--account-id"),
     ],
