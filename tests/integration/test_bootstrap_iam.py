@@ -58,7 +58,7 @@ def test_bootstrap_creates_the_scoped_roles_and_converges(moto_reset, aws_client
     }
     assert subjects["gitlab.com"] == {
         "gitlab.com:aud": "sts.amazonaws.com",
-        "gitlab.com:sub": "project_path:grp/site:ref_type:tag:ref:v*",
+        "gitlab.com:sub": "project_path:grp/site:ref_type:tag:ref:release-*",
     }
     attached = iam.list_attached_role_policies(RoleName="cloudsite-deploy")["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["cloudsite-deploy"]
