@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -23,7 +25,7 @@ EXTRA = {
 
 def bootstrap(moto_url: str, extra: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "playbooks/bootstrap-iam.yml", "-e", json.dumps(extra)],
+        [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/bootstrap-iam.yml", "-e", json.dumps(extra)],
         cwd=ROOT,
         env=ansible_env(moto_url),
         capture_output=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import jinja2
@@ -82,6 +83,8 @@ def test_the_boundary_allows_no_iam_and_nothing_outside_the_functions_needs():
 
 def test_the_oidc_providers_template_is_cfn_lint_clean():
     proc = subprocess.run(
-        [str(ROOT / ".venv/bin/cfn-lint"), str(ROOT / "iam" / "oidc-providers.yml")], capture_output=True, text=True
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "iam" / "oidc-providers.yml")],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -43,7 +43,7 @@ def run(tmp_path: Path, env: str, *args: str) -> subprocess.CompletedProcess:
 
 def vault_view(path: Path, password: Path) -> dict:
     out = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-vault"), "view", str(path), "--vault-password-file", str(password)],
+        [str(Path(sys.executable).parent / "ansible-vault"), "view", str(path), "--vault-password-file", str(password)],
         capture_output=True,
         text=True,
         check=True,
