@@ -36,6 +36,12 @@ S3 = {
     "GetBucketAccelerateConfiguration": ["s3:GetAccelerateConfiguration"],
     "DeleteBucketOwnershipControls": ["s3:PutBucketOwnershipControls"],
     "GetObjectAttributes": ["s3:GetObject", "s3:GetObjectAttributes"],
+    "GetObjectLockConfiguration": ["s3:GetBucketObjectLockConfiguration"],
+    "ListBucketInventoryConfigurations": ["s3:GetInventoryConfiguration"],
+    "ListBucketAnalyticsConfigurations": ["s3:GetAnalyticsConfiguration"],
+    "ListBucketMetricsConfigurations": ["s3:GetMetricsConfiguration"],
+    "ListBucketIntelligentTieringConfigurations": ["s3:GetIntelligentTieringConfiguration"],
+    "GetBucketReplication": ["s3:GetReplicationConfiguration"],
 }
 
 # CloudFront operations with tags need the tagging action too.
