@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 import boto3
+import jinja2
 import pytest
 import yaml
 
@@ -29,7 +30,7 @@ from tests.iam_actions import iam_actions
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
-POLICY = ROOT / "iam" / "deploy-policy.json"
+POLICY = ROOT / "iam" / "deploy-policy.json.j2"
 RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 TIMINGS: dict[str, float] = {}
 DOMAIN = "cloudsite-rehearsal.test"
@@ -134,6 +135,13 @@ def real_env(tmp_path_factory, docker_engine):
             "records_left": left,
             "actions": [json.loads(line) for line in record.read_text().splitlines() if line],
             "project": project,
+            "policy_vars": {
+                "project_name": project,
+                "account_id": "123456789012",  # moto's, which make init read with STS
+                "aws_region": "us-east-1",
+                "site_bucket_name": f"{project}-site-123456789012",
+                "artifacts_bucket_name": f"{project}-artifacts-123456789012",
+            },
             "moto_url": moto_url,
         }
     finally:
@@ -168,8 +176,10 @@ def test_a_make_init_environment_deploys_updates_rolls_back_and_tears_down(real_
     assert real_env["records_left"] == []
 
 
-def _policy_statements() -> list[dict]:
-    return [s for s in json.loads(POLICY.read_text())["Statement"] if s["Effect"] == "Allow"]
+def _policy_statements(policy_vars: dict[str, str]) -> list[dict]:
+    """The deploy policy as bootstrap-iam.yml installs it for this environment (its Allow statements)."""
+    text = jinja2.Template(POLICY.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
+    return [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
 
 
 def _allowed(action: str, statements: list[dict]) -> bool:
@@ -183,7 +193,7 @@ def _allowed(action: str, statements: list[dict]) -> bool:
 def test_every_api_action_of_the_deploy_is_allowed_by_the_deploy_policy(real_env):
     called = sorted({a for entry in real_env["actions"] for a in iam_actions(entry)})
     assert called, "the emulator recorded nothing"
-    statements = _policy_statements()
+    statements = _policy_statements(real_env["policy_vars"])
     missing = [a for a in called if not _allowed(a, statements)]
     print(f"\n{len(called)} distinct IAM actions in deploy + update + rollback + teardown: {called}")
     assert not missing, f"called but not allowed by {POLICY.name}: {missing}"
@@ -193,7 +203,7 @@ def test_the_deploy_policy_grants_no_service_the_deploy_never_calls(real_env):
     called_services = {a.split(":")[0] for entry in real_env["actions"] for a in iam_actions(entry)}
     granted = {
         p.split(":")[0]
-        for s in _policy_statements()
+        for s in _policy_statements(real_env["policy_vars"])
         for p in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     }
     # iam:PassRole of the CloudFormation service role is the one grant no API call of ours makes directly.
