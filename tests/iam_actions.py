@@ -8,7 +8,7 @@ need more than one action (references: the Service Authorization Reference of ea
 from __future__ import annotations
 
 # Service prefix in IAM where it differs from the signing name.
-PREFIX = {"email": "ses"}
+PREFIX = {"email": "ses", "monitoring": "cloudwatch"}
 
 S3 = {
     "ListObjects": ["s3:ListBucket"],
