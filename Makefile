@@ -11,6 +11,16 @@ export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
 .PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift
+.PHONY: venv init check-env controller-docker deploy smoke teardown
+
+# A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
+# Python environment is set up, Docker only where the frontend image is built on this machine, no emulator.
+ENV ?=
+CLOUDSITE_HOME ?= $(HOME)/.config/cloudsite
+ENV_INVENTORY = inventories/$(ENV)
+# The vault password make init wrote, unless ANSIBLE_VAULT_PASSWORD_FILE (CI) names another.
+ENV_VAULT_ARGS = $(if $(ANSIBLE_VAULT_PASSWORD_FILE),,$(if $(wildcard $(CLOUDSITE_HOME)/$(ENV)/vault-pass),--vault-password-file $(CLOUDSITE_HOME)/$(ENV)/vault-pass))
+ENV_PLAYBOOK = $(BIN)/ansible-playbook -i $(ENV_INVENTORY) $(ENV_VAULT_ARGS)
 
 setup:
 	@bash local/bootstrap.sh
@@ -52,8 +62,37 @@ local-reset:
 bench: setup
 	$(BIN)/python bench/s3_sync_bench.py $(BENCH_ARGS)
 
-rollback: setup check-inventory
-	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/rollback.yml $(ANSIBLE_ARGS)
+# With ENV= a real environment (Python only); without, INVENTORY (default local) after the full set-up.
+rollback: $(if $(ENV),venv check-env,setup check-inventory)
+	$(if $(ENV),$(ENV_PLAYBOOK),$(BIN)/ansible-playbook -i inventories/$(INVENTORY)) playbooks/rollback.yml $(ANSIBLE_ARGS)
+
+venv:
+	@bash local/bootstrap.sh venv
+
+# make init ENV=<name> [FORCE=1] [INIT_ARGS="--region eu-west-1 --contact-sender … --ssh-cidr …"]
+init: venv
+	@test -n "$(ENV)" || { echo "error: ENV is required: make init ENV=<name>" >&2; exit 2; }
+	@$(BIN)/python -m tools.init_env $(ENV) $(if $(ACCOUNT_ID),--account-id $(ACCOUNT_ID)) $(if $(filter 1 yes true,$(FORCE)),--force) $(INIT_ARGS)
+
+check-env:
+	@test -n "$(ENV)" || { echo "error: ENV is required: make $(MAKECMDGOALS) ENV=<name> (create one with make init ENV=<name>)" >&2; exit 2; }
+	@test "$(ENV)" != local || { echo "error: ENV=local is the offline rehearsal: use make demo" >&2; exit 2; }
+	@test -d $(ENV_INVENTORY) || { echo "error: no inventory $(ENV_INVENTORY): create it with make init ENV=$(ENV)" >&2; exit 2; }
+
+# The frontend image is built on the controller: the deploy needs a Docker engine here (Docker Desktop on macOS).
+controller-docker:
+	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers: the frontend image is built on this machine; start Docker (Docker Desktop on macOS, or bash local/bootstrap.sh docker on Debian/Ubuntu)" >&2; exit 2; }
+
+deploy: venv check-env controller-docker
+	$(ENV_PLAYBOOK) site.yml $(ANSIBLE_ARGS)
+	$(ENV_PLAYBOOK) playbooks/summary.yml
+
+smoke: venv check-env
+	$(ENV_PLAYBOOK) playbooks/smoke.yml $(ANSIBLE_ARGS)
+
+# make teardown ENV=<name> CONFIRM=<project_name>: the playbook refuses without it, before any AWS call.
+teardown: venv check-env
+	$(ENV_PLAYBOOK) playbooks/teardown.yml -e confirm_teardown=$(CONFIRM) $(ANSIBLE_ARGS)
 
 summary: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml

@@ -8,18 +8,28 @@ Besides moto's own routes it answers ``GET /moto-api/cloudsite/health`` with who
 checkout it runs from, its port) in constant time. moto's ``/moto-api/data.json`` serialises the whole
 emulator state (about a second after one deploy, more with every object, and HTTP 500 once a bucket
 that held objects was deleted), so it is never used as a liveness or ownership probe.
+
+With ``CLOUDSITE_RECORD_ACTIONS=<file>`` every signed AWS API request the server answers is appended
+to that file as one JSON line ``{"service": <signing name>, "operation": <API operation>, "method":
+<HTTP method>}``: what the deploying principal calls, for the policy coverage test
+(``tests/integration/test_real_env.py``, ``iam/``).
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import functools
+import io
 import json
 import os
+import re
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 ROOT = Path(__file__).resolve().parent.parent
 HEALTH_PATH = "/moto-api/cloudsite/health"
@@ -58,6 +68,97 @@ def start_dataplane(endpoint: str) -> None:
     atexit.register(alb.stop)
 
 
+_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+# Signing name -> botocore service name, where they differ (for the REST operation router).
+_BOTOCORE_NAME = {"elasticloadbalancing": "elbv2", "email": "ses", "tagging": "resourcegroupstaggingapi"}
+
+
+def request_operation(environ: dict) -> dict[str, str] | None:
+    """(signing name, API operation, HTTP method) of a signed AWS request; None for unsigned ones (moto-api)."""
+    match = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not match:
+        return None
+    service, method = match.group(1), environ.get("REQUEST_METHOD", "GET")
+    operation = None
+    target = environ.get("HTTP_X_AMZ_TARGET")
+    if target:
+        operation = target.split(".")[-1]
+    if not operation:
+        operation = (parse_qs(environ.get("QUERY_STRING", "")).get("Action") or [None])[0]
+    if not operation and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        operation = (parse_qs(body.decode("utf-8", "replace")).get("Action") or [None])[0]
+    if not operation:
+        from moto.core.routing import get_service_router
+        from werkzeug.wrappers import Request
+
+        name = _BOTOCORE_NAME.get(service, service)
+        try:
+            operation = get_service_router(name).match(Request(environ))[0].name
+        except Exception:  # moto's router does not know it: match botocore's request URIs ourselves
+            operation = rest_operation(name, method, environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+    return {"service": service, "operation": operation, "method": method}
+
+
+@functools.cache
+def _rest_routes(service: str) -> list[tuple[str, re.Pattern, set[str], int, str]]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model(service)
+    routes = []
+    for name in model.operation_names:
+        op = model.operation_model(name)
+        http = op.http
+        path, _, query = http["requestUri"].partition("?")
+        shape = op.input_shape
+        required = set(shape.required_members) if shape else set()
+        keys_required = {
+            m.serialization.get("name", n)
+            for n, m in (shape.members.items() if shape else [])
+            if n in required and m.serialization.get("location") == "querystring"
+        }
+        parts = re.split(r"(\{[^}]+\})", path)
+        regex = "".join(
+            (".+" if part.endswith("+}") else "[^/]+") if part.startswith("{") else re.escape(part) for part in parts
+        )
+        keys = {q.split("=")[0] for q in query.split("&") if q} | keys_required
+        literal = sum(len(part) for part in parts if not part.startswith("{"))
+        routes.append((http["method"], re.compile(regex.rstrip("/") + "/?$"), keys, literal, name))
+    return routes
+
+
+def rest_operation(service: str, method: str, path: str, query: str) -> str:
+    """The operation of a REST request by botocore's model: method, URI template and required query keys."""
+    given = parse_qs(query, keep_blank_values=True)
+    if given.get("x-id"):  # newer SDKs name the operation themselves (S3)
+        return given["x-id"][0]
+    present = set(given) | {"x-id"}
+    candidates = [
+        (len(keys), literal, -len(name), name)
+        for verb, regex, keys, literal, name in _rest_routes(service)
+        if verb == method and regex.match(path) and keys <= present
+    ]
+    return max(candidates)[3] if candidates else f"{method} {path}"
+
+
+def record_actions(path: str) -> None:
+    """Append every signed request's operation to ``path`` (JSON lines) before moto serves it."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    lock, serve = threading.Lock(), DomainDispatcherApplication.__call__
+
+    def recording_call(self, environ, start_response):
+        entry = request_operation(environ)
+        if entry:
+            with lock, open(path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(entry) + "\n")
+        return serve(self, environ, start_response)
+
+    DomainDispatcherApplication.__call__ = recording_call
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="patched moto server")
     parser.add_argument("--host", default="127.0.0.1")
@@ -71,6 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     applied = apply_all()
     print(f"moto patches applied: {', '.join(applied)}", file=sys.stderr, flush=True)
     start_dataplane(f"http://{args.host}:{args.port}")
+    if os.environ.get("CLOUDSITE_RECORD_ACTIONS"):
+        record_actions(os.environ["CLOUDSITE_RECORD_ACTIONS"])
     # moto.server.main, with the health route in front of moto's dispatcher.
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple

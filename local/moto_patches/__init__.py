@@ -32,6 +32,8 @@ Known gaps and what we do about them:
 | 21 | S3 | lifecycle ``NoncurrentVersionExpiration.NewerNoncurrentVersions`` is dropped (stored and returned by AWS) | ``s3``: keep it and return it (test: ``tests/unit/test_moto_patches_s3.py``) |
 | 22 | CloudFront/WAFv2 | an updated distribution stays ``Deployed``; a web ACL a distribution uses (or just released, update not deployed) is deleted at once (AWS: ``InProgress``, ``WAFAssociatedItemException``) | ``cloudfront_waf``: update resets to ``InProgress`` (immediate progression reads ``Deployed`` at once); delete refuses while in use (test: ``tests/unit/test_moto_patches_cloudfront_waf.py``) |
 | 23 | EC2 | a prefix-list ingress rule loses its ``Description`` (and UpdateSecurityGroupRuleDescriptionsIngress answers without ``Return``) | not patched: the ALB group's prefix-list rule carries no description (``aws_network``) |
+| 24 | IAM | no policy is evaluated: every call is allowed, whatever the caller's policy, boundary or ``iam:PassRole`` | not patched: ``local/moto_server.py`` records every API action (``CLOUDSITE_RECORD_ACTIONS``) and ``tests/integration/test_real_env.py`` checks each against ``iam/deploy-policy.json.j2`` |
+| 25 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
 """
 
 from __future__ import annotations

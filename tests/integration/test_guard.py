@@ -35,6 +35,30 @@ CASES = [
 ]
 
 
+# A real account's inputs: the guard's placeholder and SSH checks on (inventories/local switches them off).
+REAL = {
+    "guard_refuse_placeholders": True,
+    "guard_ssh_access": True,
+    "contact_sender": "site@cloudsite.test",
+    "contact_recipient": "owner@cloudsite.test",
+    "aws_network_ssh_allow_cidrs": ["203.0.113.7/32"],
+}
+PLACEHOLDER_CASES = [
+    ({"site_bucket_name": "cloudsite-site-change-me"}, "site_bucket_name"),
+    ({"artifacts_bucket_name": "cloudsite-artifacts-changeme"}, "artifacts_bucket_name"),
+    ({"contact_sender": "noreply@example.com"}, "contact_sender"),
+    ({"contact_recipient": "Owner@Example.com"}, "contact_recipient"),
+    ({"domain_name": "example.com", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"}, "domain_name"),
+    ({"ec2_host_public_key": "ssh-ed25519 AAAA...replace-me deploy@example"}, "ec2_host_public_key"),
+    ({"ec2_host_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA/lOvZuQpC7E/9fTt3YJVjFb4x"}, "ec2_host_public_key"),
+    ({"ec2_host_public_key": "ssh-dss AAAAB3NzaC1kc3MAAACBAP"}, "ec2_host_public_key"),
+    ({"ec2_host_public_key": "/home/me/.ssh/id_ed25519.pub"}, "ec2_host_public_key"),
+    ({"aws_network_ssh_allow_cidrs": []}, "aws_network_ssh_allow_cidrs"),
+    ({"aws_network_ssh_allow_cidrs": "203.0.113.7/32"}, "aws_network_ssh_allow_cidrs"),
+    ({"aws_network_ssh_allow_cidrs": ["203.0.113.300/32"]}, "aws_network_ssh_allow_cidrs"),
+]
+
+
 def _playbook() -> str:
     """site.yml once every stage it imports exists; the infra and backend stages otherwise."""
     text = (ROOT / "site.yml").read_text()
@@ -68,6 +92,58 @@ def test_bad_input_fails_in_the_guard_naming_the_variable(extra, variable, moto_
     # Nothing past the guard ran.
     assert "TASK [aws_network" not in output and "TASK [sam_backend" not in output
     _account_is_empty(aws_client)
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable"), PLACEHOLDER_CASES, ids=[f"{v}-{i}" for i, (_, v) in enumerate(PLACEHOLDER_CASES)]
+)
+def test_placeholders_bad_keys_and_empty_allow_list_fail_in_the_guard(extra, variable, moto_reset, aws_client):
+    test_bad_input_fails_in_the_guard_naming_the_variable({**REAL, **extra}, variable, moto_reset, aws_client)
+
+
+def test_the_shipped_example_inventories_fail_in_the_guard(moto_reset, aws_client):
+    """Each example environment's vars.yml + vault.yml, exactly as shipped, stops in the guard."""
+    for env in ("production", "test"):
+        files = [ROOT / f"inventories/{env}/group_vars/{env}/{name}.yml" for name in ("vault", "vars")]
+        proc = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/ansible-playbook"),
+                _playbook(),
+                "-e",
+                json.dumps({"guard_refuse_placeholders": True, "guard_ssh_access": True}),
+                *(f"-e@{f}" for f in files),
+            ],
+            cwd=ROOT,
+            env=ansible_env(moto_reset),
+            capture_output=True,
+            text=True,
+        )
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0, output[-2000:]
+        assert "placeholder" in output and "TASK [aws_network" not in output, output[-2000:]
+    _account_is_empty(aws_client)
+
+
+def test_real_account_inputs_pass_the_guard(moto_reset):
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA/lOvZuQpC7E/9fTt3YJVjFb4xOQq2I2OxbWiFXf730 deploy@laptop"
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "playbooks/backend.yml",
+            "--tags",
+            "guard_only_never_matches",
+            "-e",
+            json.dumps(
+                {**REAL, "ec2_host_public_key": key, "domain_name": "cloudsite.test", "hosted_zone_id": "Z0123"}
+            ),
+        ],
+        cwd=ROOT,
+        env=ansible_env(moto_reset),
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    assert "failed=0" in proc.stdout and "placeholders.yml" in proc.stdout
 
 
 def test_good_input_passes_the_guard(moto_reset):

@@ -197,3 +197,25 @@ def test_api_gateway_validates_the_contact_body_against_a_model(transformed):
     assert schema["properties"]["website"]["maxLength"] == 0
     validator = body["x-amazon-apigateway-request-validators"][post["x-amazon-apigateway-request-validator"]]
     assert validator["validateRequestBody"] is True
+
+
+@pytest.mark.parametrize("boundary", ["arn:aws:iam::123456789012:policy/cloudsite-boundary", ""])
+def test_every_function_role_carries_the_permissions_boundary_when_given(source, boundary):
+    """The CloudFormation service role may only create roles with the boundary (iam/)."""
+    from samtranslator.translator.transform import transform
+
+    tpl = copy.deepcopy(source)
+    for name in ("VisitorCounterFunction", "ContactFunction"):
+        tpl["Resources"][name]["Properties"]["CodeUri"] = {"Bucket": "artifacts", "Key": f"{name}.zip"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        out = transform(tpl, PARAMS | {"PermissionsBoundaryArn": boundary}, StaticPolicies())
+    roles = of_type(out, "AWS::IAM::Role")
+    assert len(roles) == 2
+    for role in roles.values():
+        assert role["Properties"]["PermissionsBoundary"] == {
+            "Fn::If": ["HasPermissionsBoundary", {"Ref": "PermissionsBoundaryArn"}, {"Ref": "AWS::NoValue"}]
+        }
+    assert out["Conditions"]["HasPermissionsBoundary"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PermissionsBoundaryArn"}, ""]}]
+    }

@@ -1,0 +1,218 @@
+"""A new environment from `make init` to teardown, against a private recording emulator, and the IAM policy.
+
+One run, shared by every test here (module-scoped, it is the expensive part): `make init ENV=<name>`
+(account id read with STS), the generated inventory with only its AWS access swapped for the rehearsal
+(aws_ec2.yml → the stand-in plugin, endpoint and test credentials in one extra group_vars file), then
+`make deploy`, `make deploy` again with a changed site, `make rollback`, `make teardown`. The emulator
+records every AWS API operation the deploying principal calls (local/moto_server.py,
+CLOUDSITE_RECORD_ACTIONS); the tests then check each against iam/deploy-policy.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import jinja2
+import pytest
+import yaml
+
+from tests.conftest import ROOT, ansible_env, free_port, start_moto
+from tests.iam_actions import iam_actions
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
+
+POLICY = ROOT / "iam" / "deploy-policy.json.j2"
+RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
+TIMINGS: dict[str, float] = {}
+DOMAIN = "cloudsite-rehearsal.test"
+INIT_ARGS = ["--contact-sender", "site@cloudsite.test", "--contact-recipient", "owner@cloudsite.test"]
+INIT_ARGS += ["--ssh-cidr", "203.0.113.7/32"]
+
+
+def _rehearsal_overlay(inventory: Path, env: str, project: str, moto_url: str) -> None:
+    """Swap only how AWS is reached: stand-ins for aws_ec2, the emulator's endpoint and test credentials."""
+    real = yaml.safe_load((inventory / "aws_ec2.yml").read_text())
+    (inventory / "aws_ec2.yml").unlink()
+    (inventory / "standins.yml").write_text(
+        yaml.safe_dump(
+            {
+                "plugin": "cloudsite_standins",
+                "endpoint_url": moto_url,
+                "region": real["regions"][0],
+                "group": "web",
+                "filters": {"tag:project": real["filters"]["tag:project"], "tag:role": "web"},
+            }
+        )
+    )
+    assert real["filters"]["tag:project"] == project
+    local = yaml.safe_load((ROOT / "inventories/local/group_vars/local.yml").read_text())
+    overlay = {k: local[k] for k in ("aws_endpoint_url", "aws_access_key", "aws_secret_key", "docker_install_source")}
+    overlay |= {k: local[k] for k in ("frontend_base_image", "smoke_site_urls_default", "sam_backend_api_base_url")}
+    # The stand-ins are reached over the Docker bridge, not through the security group.
+    overlay["guard_ssh_access"] = False
+    (inventory / "group_vars" / env / "rehearsal.yml").write_text("---\n" + yaml.safe_dump(overlay))
+
+
+def _make(label: str, env_vars: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    start = time.monotonic()
+    proc = subprocess.run(["make", *args], cwd=ROOT, env=env_vars, capture_output=True, text=True, timeout=1500)
+    TIMINGS[label] = round(time.monotonic() - start, 1)
+    return proc
+
+
+@pytest.fixture(scope="module")
+def real_env(tmp_path_factory, docker_engine):
+    """Run the whole life of a `make init` environment once; yield what it produced."""
+    tmp = tmp_path_factory.mktemp("real_env")
+    record = tmp / "actions.jsonl"
+    port = free_port()
+    moto_url = f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLOUDSITE_RECORD_ACTIONS", str(record))
+        moto = start_moto(port, log_path=tmp / "moto.log")
+    env_name = f"rh_{uuid.uuid4().hex[:4]}"
+    project = f"cloudsite-{env_name.replace('_', '-')}"
+    inventory = ROOT / "inventories" / env_name
+    env_vars = ansible_env(moto_url) | {
+        "CLOUDSITE_HOME": str(tmp / "home"),
+        "LOCAL_API_PORT": str(free_port()),
+    }
+    runs: dict[str, subprocess.CompletedProcess] = {}
+    try:
+        init_env = env_vars | {"AWS_ENDPOINT_URL": moto_url, "AWS_DEFAULT_REGION": "us-east-1"}
+        # A custom domain, so the certificate and DNS records (with their ownership) are covered too.
+        route53 = boto3.client(
+            "route53", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+        )
+        zone = route53.create_hosted_zone(Name=DOMAIN, CallerReference=env_name)["HostedZone"]["Id"].split("/")[-1]
+        runs["init"] = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tools.init_env",
+                env_name,
+                *INIT_ARGS,
+                "--domain-name",
+                DOMAIN,
+                *("--hosted-zone-id", zone),
+            ],
+            cwd=ROOT,
+            env=init_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        assert runs["init"].returncode == 0, runs["init"].stderr
+        _rehearsal_overlay(inventory, env_name, project, moto_url)
+        record.write_text("")  # from here on: the deploying principal only
+        runs["deploy"] = _make("deploy", env_vars, "deploy", f"ENV={env_name}")
+        if runs["deploy"].returncode == 0:
+            site = tmp / "site"
+            shutil.copytree(ROOT / "app" / "site", site)
+            index = site / "index.html"
+            index.write_text(index.read_text().replace("</body>", "<!-- v2 -->\n</body>"))
+            runs["update"] = _make(
+                "update", env_vars, "deploy", f"ENV={env_name}", f"ANSIBLE_ARGS=-e site_source_dir={site}"
+            )
+            runs["rollback"] = _make("rollback", env_vars, "rollback", f"ENV={env_name}")
+        runs["teardown"] = _make("teardown", env_vars, "teardown", f"ENV={env_name}", f"CONFIRM={project}")
+        left = [
+            f"{r['Type']} {r['Name']}"
+            for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+            if r["Type"] not in ("NS", "SOA")
+        ]
+        yield {
+            "runs": runs,
+            "records_left": left,
+            "actions": [json.loads(line) for line in record.read_text().splitlines() if line],
+            "project": project,
+            "policy_vars": {
+                "project_name": project,
+                "account_id": "123456789012",  # moto's, which make init read with STS
+                "aws_region": "us-east-1",
+                "site_bucket_name": f"{project}-site-123456789012",
+                "artifacts_bucket_name": f"{project}-artifacts-123456789012",
+            },
+            "moto_url": moto_url,
+        }
+    finally:
+        moto.terminate()
+        moto.wait(timeout=30)
+        label = ["--filter", f"label=cloudsite.endpoint={moto_url}"]
+        ids = subprocess.run(["docker", "ps", "-aq", *label], capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True)
+        vols = subprocess.run(["docker", "volume", "ls", "-q", *label], capture_output=True, text=True).stdout.split()
+        if vols:
+            subprocess.run(["docker", "volume", "rm", "-f", *vols], capture_output=True)
+        shutil.rmtree(inventory, ignore_errors=True)
+        print(f"\nreal-environment timings (s): {TIMINGS}")
+
+
+def _ok(proc: subprocess.CompletedProcess) -> None:
+    lines = proc.stdout.splitlines()
+    failed = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "[ERROR]", "failed:"))]
+    context = "\n".join(lines[failed[0] - 5 : failed[0] + 40]) if failed else proc.stdout[-4000:]
+    assert proc.returncode == 0, context + proc.stderr[-2000:]
+    assert RECAP.search(proc.stdout), proc.stdout[-3000:]
+
+
+def test_a_make_init_environment_deploys_updates_rolls_back_and_tears_down(real_env):
+    for step in ("deploy", "update", "rollback", "teardown"):
+        assert step in real_env["runs"], f"{step} did not run"
+        _ok(real_env["runs"][step])
+    # The deploy ran the guard with the placeholder checks on, against the generated values.
+    assert "placeholders.yml" in real_env["runs"]["deploy"].stdout
+    # Teardown removed every record the deploy wrote (aliases, ownership TXT, certificate validation).
+    assert real_env["records_left"] == []
+
+
+def _policy_statements(policy_vars: dict[str, str]) -> list[dict]:
+    """The deploy policy as bootstrap-iam.yml installs it for this environment (its Allow statements)."""
+    text = jinja2.Template(POLICY.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
+    return [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+
+
+def _allowed(action: str, statements: list[dict]) -> bool:
+    def match(pattern: str) -> bool:
+        return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), action, re.I) is not None
+
+    listed = [s["Action"] if isinstance(s["Action"], list) else [s["Action"]] for s in statements]
+    return any(match(p) for actions in listed for p in actions)
+
+
+def test_every_api_action_of_the_deploy_is_allowed_by_the_deploy_policy(real_env):
+    called = sorted({a for entry in real_env["actions"] for a in iam_actions(entry)})
+    assert called, "the emulator recorded nothing"
+    statements = _policy_statements(real_env["policy_vars"])
+    missing = [a for a in called if not _allowed(a, statements)]
+    print(f"\n{len(called)} distinct IAM actions in deploy + update + rollback + teardown: {called}")
+    assert not missing, f"called but not allowed by {POLICY.name}: {missing}"
+
+
+def test_the_deploy_policy_grants_no_service_the_deploy_never_calls(real_env):
+    called_services = {a.split(":")[0] for entry in real_env["actions"] for a in iam_actions(entry)}
+    granted = {
+        p.split(":")[0]
+        for s in _policy_statements(real_env["policy_vars"])
+        for p in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    # iam:PassRole of the CloudFormation service role is the one grant no API call of ours makes directly.
+    unused = sorted(granted - called_services - {"iam"})
+    assert not unused, f"{POLICY.name} grants services the deploy never calls: {unused}"
+
+
+def test_recorded_actions_name_real_operations(real_env):
+    """The recorder resolved every request to an API operation (no unrouted request lines)."""
+    unrouted = [e for e in real_env["actions"] if " " in e["operation"]]
+    assert not unrouted, unrouted[:10]
+    assert os.environ.get("CLOUDSITE_RECORD_ACTIONS") is None

@@ -1,0 +1,90 @@
+"""iam/: the deploying principal cannot make itself an administrator, and every document fits AWS' limits.
+
+Which actions the deploy really calls is tests/integration/test_real_env.py (recorded on the emulator).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# The longest names the guard and make init allow: the documents must fit AWS' size limit with them.
+VARS = {
+    "project_name": "p" * 28,
+    "account_id": "123456789012",
+    "aws_region": "ap-southeast-7",
+    "site_bucket_name": "p" * 28 + "-site-123456789012",
+    "artifacts_bucket_name": "p" * 28 + "-artifacts-123456789012",
+}
+MANAGED_POLICY_LIMIT = 6144  # IAM: characters of a managed policy document, whitespace not counted
+
+
+def render(name: str) -> dict:
+    text = jinja2.Template((ROOT / "iam" / name).read_text(), undefined=jinja2.StrictUndefined).render(**VARS)
+    return json.loads(text)
+
+
+def statements(policy: dict) -> list[dict]:
+    return [
+        s | {"Action": s["Action"] if isinstance(s["Action"], list) else [s["Action"]]} for s in policy["Statement"]
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["deploy-policy.json.j2", "cloudformation-role-policy.json.j2", "boundary-policy.json.j2"]
+)
+def test_each_policy_renders_and_fits_the_managed_policy_size_limit(name):
+    policy = render(name)
+    assert policy["Version"] == "2012-10-17"
+    assert len("".join(json.dumps(policy).split())) <= MANAGED_POLICY_LIMIT
+
+
+def test_the_deployer_has_no_iam_write_but_passing_the_stack_role_to_cloudformation():
+    iam = [(a, s) for s in statements(render("deploy-policy.json.j2")) for a in s["Action"] if a.startswith("iam:")]
+    assert sorted(a for a, _ in iam) == ["iam:CreateServiceLinkedRole", "iam:PassRole"]
+    for action, s in iam:
+        assert s["Effect"] == "Allow" and "*" not in action
+        if action == "iam:PassRole":
+            assert s["Resource"] == f"arn:aws:iam::123456789012:role/{VARS['project_name']}-cloudformation"
+            assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}}
+        else:
+            assert s["Condition"] == {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}
+    # No service wildcard anywhere ("s3:*", "*").
+    assert not [
+        a for s in statements(render("deploy-policy.json.j2")) for a in s["Action"] if a.endswith(":*") or a == "*"
+    ]
+
+
+def test_the_stack_role_creates_roles_only_with_the_boundary_and_passes_them_only_to_lambda():
+    boundary = f"arn:aws:iam::123456789012:policy/{VARS['project_name']}-boundary"
+    role_arn = f"arn:aws:iam::123456789012:role/{VARS['project_name']}-backend-*"
+    policy = statements(render("cloudformation-role-policy.json.j2"))
+    grants = {a: s for s in policy if s["Effect"] == "Allow" for a in s["Action"] if a.startswith("iam:")}
+    for action in ("iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy"):
+        assert grants[action]["Condition"] == {"StringEquals": {"iam:PermissionsBoundary": boundary}}
+        assert grants[action]["Resource"] == role_arn
+    assert grants["iam:PassRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}
+    assert grants["iam:PassRole"]["Resource"] == role_arn
+    assert all(s["Resource"] == role_arn for a, s in grants.items())
+    denied = {a for s in policy if s["Effect"] == "Deny" for a in s["Action"]}
+    assert {"iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary", "iam:CreatePolicyVersion"} <= denied
+
+
+def test_the_boundary_allows_no_iam_and_nothing_outside_the_functions_needs():
+    actions = {a for s in statements(render("boundary-policy.json.j2")) for a in s["Action"]}
+    assert not [a for a in actions if a.startswith(("iam:", "sts:")) or "*" in a]
+
+
+def test_the_oidc_providers_template_is_cfn_lint_clean():
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(ROOT / "iam" / "oidc-providers.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
