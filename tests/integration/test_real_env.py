@@ -40,20 +40,24 @@ INIT_ARGS += ["--ssh-cidr", "203.0.113.7/32"]
 
 def _rehearsal_overlay(inventory: Path, env: str, project: str, moto_url: str) -> None:
     """Swap only how AWS is reached: stand-ins for aws_ec2, the emulator's endpoint and test credentials."""
+    # The generated aws_ec2.yml is the production shape (every region, any project); the host plays
+    # select by project_name and aws_region, so the stand-ins take the same broad filter.
     real = yaml.safe_load((inventory / "aws_ec2.yml").read_text())
+    assert real["filters"] == {"tag:role": "web", "tag-key": "project", "instance-state-name": "running"}
+    assert {"ec2_region", "ec2_tags"} <= set(real["compose"])
+    settings = yaml.safe_load((inventory / "group_vars" / env / "vars.yml").read_text())
+    assert settings["project_name"] == project
     (inventory / "aws_ec2.yml").unlink()
     (inventory / "standins.yml").write_text(
         yaml.safe_dump(
             {
                 "plugin": "cloudsite_standins",
                 "endpoint_url": moto_url,
-                "region": real["regions"][0],
                 "group": "web",
-                "filters": {"tag:project": real["filters"]["tag:project"], "tag:role": "web"},
+                "filters": {"tag:role": "web", "tag-key": "project"},
             }
         )
     )
-    assert real["filters"]["tag:project"] == project
     local = yaml.safe_load((ROOT / "inventories/local/group_vars/local.yml").read_text())
     overlay = {k: local[k] for k in ("aws_endpoint_url", "aws_access_key", "aws_secret_key", "docker_install_source")}
     overlay |= {k: local[k] for k in ("frontend_base_image", "smoke_site_urls_default", "sam_backend_api_base_url")}

@@ -65,12 +65,16 @@ def test_init_writes_the_environment_secrets_outside_git_and_an_encrypted_vault(
     assert vars_["artifacts_bucket_name"] == "cloudsite-staging-artifacts-123456789012"
     assert str(home / "deploy_ed25519") in vars_["ansible_ssh_private_key_file"]
     assert vars_["cloudformation_role_arn"] == "arn:aws:iam::123456789012:role/cloudsite-staging-cloudformation"
-    assert yaml.safe_load((inv / "aws_ec2.yml").read_text())["filters"]["tag:project"] == "cloudsite-staging"
+    # The production inventory's shape: every web host; the plays select by project_name and aws_region.
+    assert yaml.safe_load((inv / "aws_ec2.yml").read_text())["filters"]["tag:role"] == "web"
+    assert vars_["origin_verify_secret"] == "{{ vault_origin_verify_secret }}"
     assert "staging" in yaml.safe_load((inv / "hosts.yml").read_text())
     vault = inv / "group_vars/staging/vault.yml"
     assert vault.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
     secret = vault_view(vault, home / "vault-pass")
     public = (home / "deploy_ed25519.pub").read_text().strip()
+    origin_secret = secret.pop("vault_origin_verify_secret")
+    assert re.fullmatch(r"[0-9a-f]{64}", origin_secret)  # what the guard accepts: 32-128 of A-Za-z0-9_-
     assert secret == {
         "vault_contact_sender": "site@cloudsite.test",
         "vault_contact_recipient": "owner@cloudsite.test",
