@@ -188,7 +188,8 @@ def test_a_change_of_origins_reaches_the_preflight(source):
             env = tpl["Resources"][function]["Properties"]["Environment"]["Variables"]
             assert env["ALLOWED_ORIGIN"] == {"Ref": "AllowedOrigin"}
             perms = [
-                r for r in of_type(tpl, "AWS::Lambda::Permission").values()
+                r
+                for r in of_type(tpl, "AWS::Lambda::Permission").values()
                 if r["Properties"]["FunctionName"] == {"Ref": function}
             ]
             assert any(f"{path}" in json.dumps(r["Properties"]["SourceArn"]) for r in perms)
