@@ -74,7 +74,10 @@ class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
     CALLBACK_NAME = "deploy_audit"
-    CALLBACK_NEEDS_ENABLED = True
+    # Always on (loaded from callback_plugins whatever callbacks_enabled says): every changing playbook
+    # takes the deploy lock, so a run that sets ANSIBLE_CALLBACKS_ENABLED itself (a JSON callback, Molecule's
+    # profile_tasks) must still release it, or the next run is refused.
+    CALLBACK_NEEDS_ENABLED = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -124,8 +124,11 @@ def test_the_shipped_example_inventories_fail_in_the_guard(moto_reset, aws_clien
     _account_is_empty(aws_client)
 
 
+VALID_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA/lOvZuQpC7E/9fTt3YJVjFb4xOQq2I2OxbWiFXf730 deploy@laptop"
+
+
 def test_real_account_inputs_pass_the_guard(moto_reset):
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA/lOvZuQpC7E/9fTt3YJVjFb4xOQq2I2OxbWiFXf730 deploy@laptop"
+    key = VALID_KEY
     proc = subprocess.run(
         [
             str(ROOT / ".venv/bin/ansible-playbook"),
@@ -187,6 +190,9 @@ def test_architecture_follows_the_instance_type(instance_type, architecture, ami
             "-e",
             # ec2_host's defaults as the AMI search sees them (the guard checks the name too).
             "@" + str(ROOT / "roles/ec2_host/defaults/main.yml"),
+            "-e",
+            # ...whose empty ec2_host_public_key would (rightly) fail the guard's key check.
+            json.dumps({"ec2_host_public_key": VALID_KEY}),
             str(play),
         ],
         cwd=ROOT,

@@ -60,7 +60,8 @@ def ansible(moto_url: str, playbook: Path, *args: str, ok: bool = True) -> dict:
     cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(ROOT / "inventories/local/hosts.yml"), str(playbook)]
     proc = subprocess.run([*cmd, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert (proc.returncode == 0) == ok, proc.stdout[-6000:] + proc.stderr[-3000:]
-    out = json.loads(proc.stdout)
+    # The JSON report, then any line deploy_audit prints after it (the lock it released).
+    out, _ = json.JSONDecoder().raw_decode(proc.stdout.lstrip())
     tasks = {}
     for play in out["plays"]:
         for item in play["tasks"]:
