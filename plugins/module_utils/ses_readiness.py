@@ -28,7 +28,9 @@ def readiness(max_24_hour_send: float, sender: str, sender_status: str, recipien
             "the account is in the SES sandbox, which sends only to verified addresses)"
         )
     if sandbox:
-        todo.append("request SES production access (Account dashboard > Request production access) to leave the sandbox")
+        todo.append(
+            "request SES production access (Account dashboard > Request production access) to leave the sandbox"
+        )
     deliverable = sender_status == "Success" and (not sandbox or recipient_status == "Success")
     line = (
         f"SES: sender {sender} {sender_status or 'missing'}; "
