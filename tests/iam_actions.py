@@ -31,6 +31,9 @@ S3 = {
     "GetBucketLifecycleConfiguration": ["s3:GetLifecycleConfiguration"],
     "PutBucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration"],
     "DeleteBucketLifecycle": ["s3:PutLifecycleConfiguration"],
+    # moto names the ?lifecycle calls by their legacy operation (PutBucketLifecycle, GetBucketLifecycle).
+    "PutBucketLifecycle": ["s3:PutLifecycleConfiguration"],
+    "GetBucketLifecycle": ["s3:GetLifecycleConfiguration"],
     "GetBucketNotificationConfiguration": ["s3:GetBucketNotification"],
     "GetBucketCors": ["s3:GetBucketCORS"],
     "GetBucketAccelerateConfiguration": ["s3:GetAccelerateConfiguration"],
