@@ -5,7 +5,9 @@
 Use ``local.envctl`` to run it as a managed background process.
 
 Besides moto's own routes it answers ``GET /moto-api/cloudsite/health`` with who it is (pid, the
-checkout it runs from, its port) in constant time. moto's ``/moto-api/data.json`` serialises the whole
+checkout it runs from, its port) in constant time, and ``GET /moto-api/cloudsite/ses/sent`` with the mail SES "sent" (every account and
+region: id, region, source, to, subject, body), where the smoke test finds its contact message
+(``smoke_sent_mail_url`` in the local inventory; AWS has no API to read sent mail). moto's ``/moto-api/data.json`` serialises the whole
 emulator state (about a second after one deploy, more with every object, and HTTP 500 once a bucket
 that held objects was deleted), so it is never used as a liveness or ownership probe.
 
@@ -33,6 +35,7 @@ from urllib.parse import parse_qs
 
 ROOT = Path(__file__).resolve().parent.parent
 HEALTH_PATH = "/moto-api/cloudsite/health"
+SENT_MAIL_PATH = "/moto-api/cloudsite/ses/sent"
 
 
 def identity(port: int) -> dict[str, Any]:
@@ -40,6 +43,34 @@ def identity(port: int) -> dict[str, Any]:
     import moto
 
     return {"service": "cloudsite-moto", "pid": os.getpid(), "root": str(ROOT), "port": port, "moto": moto.__version__}
+
+
+def _addresses(destinations: Any) -> list[str]:
+    """Every recipient address (SendEmail keeps To/Cc/Bcc lists in a dict, raw mail a list)."""
+    if isinstance(destinations, dict):
+        return [address for addresses in destinations.values() for address in addresses or []]
+    return list(destinations or [])
+
+
+def sent_mail() -> list[dict[str, Any]]:
+    """The messages moto's SES backends hold (SendEmail ones; raw ones with their raw data as body)."""
+    from moto.ses.models import ses_backends
+
+    mails = []
+    for account in list(ses_backends):
+        for region, backend in list(ses_backends[account].items()):
+            for message in list(backend.sent_messages):
+                mails.append(
+                    {
+                        "id": message.id,
+                        "region": region,
+                        "source": message.source,
+                        "to": _addresses(message.destinations),
+                        "subject": getattr(message, "subject", ""),
+                        "body": getattr(message, "body", getattr(message, "raw_data", "")),
+                    }
+                )
+    return mails
 
 
 def with_health_route(app: Any, port: int) -> Any:
@@ -50,6 +81,10 @@ def with_health_route(app: Any, port: int) -> Any:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
+        if environ.get("PATH_INFO") == SENT_MAIL_PATH and environ.get("REQUEST_METHOD") == "GET":
+            mails = json.dumps(sent_mail()).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(mails)))])
+            return [mails]
         return app(environ, start_response)
 
     return wrapped

@@ -67,7 +67,8 @@ def moto_url(tmp_path_factory):
 def moto_reset(moto_url):
     """Clear the emulator before a test that needs a blank account."""
     req = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(req, timeout=10).close()
+    # Generous: a reset drops every backend of a session-long emulator, slow on a loaded 2-core machine.
+    urllib.request.urlopen(req, timeout=120).close()
     return moto_url
 
 

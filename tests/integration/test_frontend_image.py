@@ -248,8 +248,8 @@ def test_page_counts_and_sends_through_csp_and_cors_in_a_browser(
         api.shutdown()
         api.server_close()
     assert problems == []
-    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=10) as resp:
-        sent = [m for m in json.load(resp)["ses"]["Message"] if m["destinations"]["ToAddresses"] == [recipient]]
+    with urllib.request.urlopen(f"{moto_url}/moto-api/cloudsite/ses/sent", timeout=30) as resp:
+        sent = [m for m in json.load(resp) if m["to"] == [recipient]]
     assert len(sent) == 1
 
 

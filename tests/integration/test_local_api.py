@@ -57,9 +57,10 @@ def request(url: str, method: str = "GET", body: dict | None = None, headers: di
 
 
 def ses_messages(moto_url: str) -> list[dict]:
-    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json", timeout=10) as resp:
-        messages = json.load(resp)["ses"]["Message"]
-    return [m for m in messages if m["destinations"]["ToAddresses"] == [RECIPIENT]]
+    """The mail SES sent to RECIPIENT, from the emulator's constant-cost route (never the whole-state dump)."""
+    with urllib.request.urlopen(f"{moto_url}/moto-api/cloudsite/ses/sent", timeout=30) as resp:
+        messages = json.load(resp)
+    return [m for m in messages if m["to"] == [RECIPIENT]]
 
 
 @pytest.fixture(scope="module")
