@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift
+.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
 .PHONY: venv init check-env controller-docker deploy smoke teardown
 
 # A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
@@ -93,6 +93,10 @@ smoke: venv check-env
 # make teardown ENV=<name> CONFIRM=<project_name>: the playbook refuses without it, before any AWS call.
 teardown: venv check-env
 	$(ENV_PLAYBOOK) playbooks/teardown.yml -e confirm_teardown=$(CONFIRM) $(ANSIBLE_ARGS)
+
+# Read-only preflight (docs/real-account.md): one OK/WARN/FAIL line per finding. With ENV= a real environment.
+doctor: $(if $(ENV),venv check-env,setup check-inventory)
+	$(if $(ENV),$(ENV_PLAYBOOK),$(BIN)/ansible-playbook -i inventories/$(INVENTORY)) playbooks/doctor.yml $(ANSIBLE_ARGS)
 
 summary: check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml

@@ -50,10 +50,6 @@ HANDLERS = ROOT / "app" / "backend" / "src"
 HOST = "127.0.0.1"
 BODY_MAX = 64 * 1024
 ROUTES = {"count": ("counter", ("GET", "POST")), "contact": ("contact", ("POST",))}
-# The template's Api Cors setting (AllowMethods/AllowHeaders/MaxAge): preflights answer the same here.
-CORS_METHODS = "GET,POST,OPTIONS"
-CORS_HEADERS = "Content-Type"
-CORS_MAX_AGE = "600"
 _PATH = re.compile(r"^/(?P<stage>[a-z0-9][a-z0-9-]{0,31})/(?P<route>[a-z]+)/?$")
 
 
@@ -182,10 +178,9 @@ class LocalApi:
         origin = next((v for k, v in headers.items() if k.lower() == "origin"), "")
         if is_local_frontend(origin):
             env = {**env, "ALLOWED_ORIGIN": origin}
-        if method == "OPTIONS":
-            return 200, _cors(env["ALLOWED_ORIGIN"]), ""
-        if method not in methods:
-            return _json(405, {"error": f"{method} is not allowed on /{route}"}, env["ALLOWED_ORIGIN"])
+        if method not in (*methods, "OPTIONS"):
+            allowed = origin if origin in env["ALLOWED_ORIGIN"].split(",") else ""
+            return _json(405, {"error": f"{method} is not allowed on /{route}"}, allowed)
         module = self.handlers[module_name]
         event = proxy_event(method, stage, route, raw_path, headers, body, source_ip)
         if module_name == "counter":
@@ -212,16 +207,6 @@ def is_local_frontend(origin: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private
-
-
-def _cors(origin: str) -> dict[str, str]:
-    return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Methods": CORS_METHODS,
-        "Access-Control-Allow-Headers": CORS_HEADERS,
-        "Access-Control-Max-Age": CORS_MAX_AGE,
-        "Content-Length": "0",
-    }
 
 
 def _json(status: int, body: Mapping[str, Any], origin: str | None = None) -> tuple[int, dict[str, str], str]:

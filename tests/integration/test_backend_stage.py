@@ -87,6 +87,17 @@ def test_sender_is_an_ses_identity(converged, aws_client):
     assert "noreply@example.com" in aws_client("ses").list_identities()["Identities"]
 
 
+def test_backend_stage_reports_ses_readiness(converged, aws_client):
+    # moto's account is in the sandbox (Max24HourSend 200): the stage verifies the recipient too and says so.
+    assert aws_client("ses").get_send_quota()["Max24HourSend"] == 200.0
+    assert "owner@example.com" in aws_client("ses").list_identities()["Identities"]
+    apply, check_empty = (" ".join(converged[step].split()) for step in ("apply", "check_empty"))
+    report = "SES: sender noreply@example.com Success; sandbox (200 mails/24 h, verified recipients only);"
+    assert f"{report} recipient owner@example.com Success -> contact form can deliver" in apply, apply[-3000:]
+    # Check mode on an empty account: nothing verified yet, and the report says what to do.
+    assert "contact form cannot deliver yet: verify the sender noreply@example.com" in check_empty
+
+
 def test_config_json_holds_the_api_url(converged):
     # The local inventory points the site at the local API (sam_backend_api_base_url).
     assert json.loads(converged["config"].read_text()) == {"apiBaseUrl": "http://127.0.0.1:3001/prod"}

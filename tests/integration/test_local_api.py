@@ -108,7 +108,7 @@ def api(moto_url, deployed, tmp_path_factory):
 
 
 def test_posts_count_each_visitor_once_and_get_does_not_change_it(api):
-    status, headers, first = request(f"{api}/prod/count", "POST", headers={"User-Agent": "visitor-a"})
+    status, headers, first = request(f"{api}/prod/count", "POST", headers={"User-Agent": "visitor-a", "Origin": ORIGIN})
     assert status == 200
     assert headers["Access-Control-Allow-Origin"] == ORIGIN
     n = first["count"]
@@ -165,12 +165,15 @@ def api_in_process(project: str, moto_url: str) -> local_api.LocalApi:
     )
 
 
-def test_cors_preflight_matches_the_template(api):
+def test_cors_preflight_is_the_functions_own(api):
+    """The preflight goes to the function, as on API Gateway (OPTIONS events, aws_proxy)."""
     status, headers, _ = request(f"{api}/prod/contact", "OPTIONS", headers={"Origin": ORIGIN})
-    assert status == 200
-    assert headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN and headers["Vary"] == "Origin"
     assert "POST" in headers["Access-Control-Allow-Methods"].split(",")
     assert headers["Access-Control-Allow-Headers"] == "Content-Type"
+    status, headers, _ = request(f"{api}/prod/count", "OPTIONS", headers={"Origin": "https://evil.example"})
+    assert status == 204 and "Access-Control-Allow-Origin" not in headers
 
 
 def test_contact_sends_exactly_one_message_for_good_input_and_none_for_bad(api, moto_url):
@@ -201,7 +204,7 @@ def test_stage_without_a_stack_is_503_naming_it(api, deployed):
 def test_unknown_routes_and_methods(api):
     assert request(f"{api}/prod/nothing")[0] == 404
     assert request(f"{api}/count")[0] == 404
-    status, headers, _ = request(f"{api}/prod/contact")
+    status, headers, _ = request(f"{api}/prod/contact", headers={"Origin": ORIGIN})
     assert status == 405
     assert headers["Access-Control-Allow-Origin"] == ORIGIN
 
@@ -214,7 +217,7 @@ def test_cli_overrides_serve_a_stage_without_a_stack(moto_url, deployed):
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        status, headers, body = request(f"{url}/staging/count")
+        status, headers, body = request(f"{url}/staging/count", headers={"Origin": "https://other.example"})
         assert status == 200 and isinstance(body["count"], int)
         assert headers["Access-Control-Allow-Origin"] == "https://other.example"
     finally:

@@ -12,9 +12,10 @@ import re
 import subprocess
 import urllib.request
 
+import boto3
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import REGION, ROOT, ansible_env
 from tests.integration.test_infra_roles import remove_standins
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
@@ -28,15 +29,30 @@ def recap(output: str) -> dict[str, tuple[int, int]]:
     return found
 
 
+def stack_parameters(moto_url: str) -> dict[str, dict[str, str]]:
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return {
+        s["StackName"]: {p["ParameterKey"]: p["ParameterValue"] for p in s["Parameters"]}
+        for s in cfn.describe_stacks()["Stacks"]
+        if s["StackName"].startswith("cloudsite-backend-")
+    }
+
+
 @pytest.fixture(scope="module")
 def deployed(moto_url, docker_engine, tmp_path_factory):
     urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
     work = tmp_path_factory.mktemp("site")
     extra = ["-e", f"site_build_dir={work}/build", "-e", f"site_config_json={work}/config.json"]
 
-    def run(*args: str) -> str:
+    def run(*args: str, playbook: tuple[str, ...] = ("site.yml", "--tags", "infra,static,backend")) -> str:
         proc = subprocess.run(
-            [str(ROOT / ".venv/bin/ansible-playbook"), "site.yml", "--tags", "infra,static,backend", *extra, *args],
+            [str(ROOT / ".venv/bin/ansible-playbook"), *playbook, *extra, *args],
             cwd=ROOT,
             env=ansible_env(moto_url),
             capture_output=True,
@@ -47,7 +63,12 @@ def deployed(moto_url, docker_engine, tmp_path_factory):
         return out
 
     try:
-        yield {"first": run(), "again": run(), "check": run("--check"), "work": work}
+        result = {"first": run(), "again": run(), "check": run("--check"), "work": work}
+        result["params_full"] = stack_parameters(moto_url)
+        # The backend stage alone: the cdn stage did not run, so the distribution's domain is not a fact.
+        result["backend_alone"] = run(playbook=("playbooks/backend.yml",))
+        result["params_alone"] = stack_parameters(moto_url)
+        yield result
     finally:
         remove_standins(moto_url)
 
@@ -59,6 +80,19 @@ def test_second_run_and_check_report_no_change(deployed):
             step,
             deployed[step][-3000:],
         )
+
+
+def test_backend_stage_alone_keeps_what_the_full_run_built(deployed, aws_client):
+    """Issue 12 point 4: backend.yml alone set AllowedOrigin to https://<project>.invalid (the distribution's
+    domain was known only when the cdn stage ran in the same run); it now finds the distribution in AWS."""
+    assert recap(deployed["backend_alone"]) == {h: (0, 0) for h in recap(deployed["backend_alone"])}, deployed[
+        "backend_alone"
+    ][-3000:]
+    assert deployed["params_alone"] == deployed["params_full"]
+    (dist,) = aws_client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    origins = deployed["params_full"]["cloudsite-backend-prod"]["AllowedOrigin"].split(",")
+    assert f"https://{dist['DomainName']}" in origins
+    assert not any(o.endswith(".invalid") for o in origins)
 
 
 def test_network_and_host(deployed, aws_client):

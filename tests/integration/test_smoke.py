@@ -46,6 +46,9 @@ def live(moto_reset, aws_client, tmp_path):
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    # The backend stage verifies both addresses (the recipient because moto's account is in the SES sandbox).
+    for address in ("noreply@example.com", "owner@example.com"):
+        aws_client("ses").verify_email_identity(EmailAddress=address)
     ec2, elbv2 = aws_client("ec2"), aws_client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.43.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.43.1.0/24")["Subnet"]["SubnetId"]
@@ -101,6 +104,11 @@ def smoke(moto_url: str, live: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ROOT, env=ansible_env(moto_url), capture_output=True, text=True, timeout=300)
 
 
+def sent_mail(moto_url: str) -> list[dict]:
+    with urllib.request.urlopen(f"{moto_url}/moto-api/cloudsite/ses/sent", timeout=5) as resp:
+        return json.load(resp)
+
+
 def current_count(live: dict, query: str = "") -> int:
     with urllib.request.urlopen(live["count_url"] + query, timeout=5) as resp:
         return json.load(resp)["count"]
@@ -115,9 +123,24 @@ def test_smoke_passes_on_a_healthy_site(moto_url, live):
     # Issue 13 point 2: the production count is untouched; the smoke counter counted this controller once.
     assert current_count(live) == before
     assert current_count(live, "?counter=smoke") == 1
+    # Issue 12 point 5: one real contact message, found in the emulator's sent mail.
+    assert "contact form delivered: 1 smoke message(s) to owner@example.com" in proc.stdout, proc.stdout[-6000:]
+    mails = sent_mail(moto_url)
+    assert [m["to"] for m in mails] == [["owner@example.com"]] and "cloudsite smoke test " in mails[0]["body"]
+    # Again within the sender cooldown (429): the earlier message is found, nothing more is sent.
     proc = smoke(moto_url, live)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert len(sent_mail(moto_url)) == 1
     assert (current_count(live), current_count(live, "?counter=smoke")) == (before, 1)
+
+
+def test_smoke_says_the_contact_form_cannot_deliver_yet(moto_url, live, aws_client):
+    # A real account before the recipient clicked SES's link: in the sandbox it may not receive mail.
+    aws_client("ses").delete_identity(Identity="owner@example.com")
+    proc = smoke(moto_url, live, "-e", "smoke_contact_must_deliver=true")
+    assert proc.returncode != 0
+    assert "contact form cannot deliver yet: verify the recipient owner@example.com" in proc.stdout, proc.stdout[-4000:]
+    assert sent_mail(moto_url) == []
 
 
 def test_smoke_fails_on_another_build(moto_url, live):

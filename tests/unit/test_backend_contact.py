@@ -139,6 +139,32 @@ def test_visitor_input_never_reaches_email_or_response_headers(ses):
     assert headers["Access-Control-Allow-Origin"] == "https://site.example"
 
 
+SITE_NAMES = ("https://example.com", "https://www.example.com", "https://d111abcdef8.cloudfront.net")
+
+
+@pytest.mark.parametrize("origin", SITE_NAMES)
+def test_every_site_name_can_send_and_gets_its_own_origin_back(ses, origin):
+    """Issue 12 point 2: the contact form works on apex, www and the distribution domain."""
+    cfg = contact.Config(sender=SENDER, recipient=RECIPIENT, allowed_origin=",".join(SITE_NAMES), table_name=TABLE)
+    pre = contact.handle(event(GOOD, method="OPTIONS", headers={"Origin": origin}), cfg, ses, None)
+    assert pre["statusCode"] == 204
+    assert pre["headers"]["Access-Control-Allow-Origin"] == origin and pre["headers"]["Vary"] == "Origin"
+    assert "POST" in pre["headers"]["Access-Control-Allow-Methods"].split(",")
+    status, _, headers = post(ses, GOOD, cfg, headers={"Content-Type": "application/json", "Origin": origin})
+    assert status == 200 and headers["Access-Control-Allow-Origin"] == origin
+    assert len(sent_messages()) == 1
+
+
+def test_a_foreign_origin_is_refused_and_gets_no_cors_headers(ses):
+    cfg = contact.Config(sender=SENDER, recipient=RECIPIENT, allowed_origin=",".join(SITE_NAMES), table_name=TABLE)
+    evil = {"Content-Type": "application/json", "Origin": "https://evil.example"}
+    pre = contact.handle(event(GOOD, method="OPTIONS", headers=evil), cfg, ses, None)
+    assert not any(k.startswith("Access-Control-") for k in pre["headers"])
+    status, _, headers = post(ses, GOOD, cfg, headers=evil)
+    assert status == 403 and "Access-Control-Allow-Origin" not in headers
+    assert sent_messages() == []
+
+
 def test_other_methods_are_405(ses):
     resp = contact.handle(event(GOOD, method="GET"), CONFIG, ses, None)
     assert resp["statusCode"] == 405

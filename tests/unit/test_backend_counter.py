@@ -100,12 +100,39 @@ def test_missing_table_is_503_not_a_crash(ddb):
     assert resp["statusCode"] == 503
 
 
-def test_response_headers_carry_the_configured_origin_only(ddb):
+def test_response_headers_carry_no_origin_for_a_foreign_one(ddb):
     event = {"httpMethod": "GET", "headers": {"Origin": "https://evil.example"}}
     headers = counter.handle(event, CONFIG, ddb)["headers"]
-    assert headers["Access-Control-Allow-Origin"] == "https://site.example"
+    assert "Access-Control-Allow-Origin" not in headers
+    assert headers["Vary"] == "Origin"
     assert headers["Content-Type"] == "application/json"
     assert "evil" not in json.dumps(headers)
+
+
+SITE_NAMES = ("https://example.com", "https://www.example.com", "https://d111abcdef8.cloudfront.net")
+
+
+@pytest.mark.parametrize("origin", SITE_NAMES)
+def test_every_site_name_gets_its_own_origin_back_on_responses_and_preflight(ddb, origin):
+    """Issue 12 point 2: apex, www and the distribution domain each get their own Origin echoed."""
+    cfg = counter.Config(table_name=TABLE, allowed_origin=",".join(SITE_NAMES))
+    get = counter.handle({**visit("GET"), "headers": {"Origin": origin}}, cfg, ddb)
+    assert get["statusCode"] == 200
+    assert get["headers"]["Access-Control-Allow-Origin"] == origin and get["headers"]["Vary"] == "Origin"
+    pre = counter.handle({**visit("OPTIONS"), "headers": {"origin": origin}}, cfg, ddb)
+    assert pre["statusCode"] == 204 and pre["body"] == ""
+    assert pre["headers"]["Access-Control-Allow-Origin"] == origin
+    assert set(pre["headers"]["Access-Control-Allow-Methods"].split(",")) == {"GET", "POST", "OPTIONS"}
+    assert pre["headers"]["Access-Control-Allow-Headers"] == "Content-Type"
+
+
+def test_preflight_from_a_foreign_origin_gets_no_cors_headers(ddb):
+    cfg = counter.Config(table_name=TABLE, allowed_origin=",".join(SITE_NAMES))
+    for origin in ("https://evil.example", "https://example.com.evil.example", ""):
+        pre = counter.handle({**visit("OPTIONS"), "headers": {"Origin": origin}}, cfg, ddb)
+        assert pre["statusCode"] == 204
+        assert not any(k.startswith("Access-Control-") for k in pre["headers"])
+        assert pre["headers"]["Vary"] == "Origin"
 
 
 def test_handler_reads_its_configuration_from_the_environment(ddb, monkeypatch):
@@ -113,7 +140,7 @@ def test_handler_reads_its_configuration_from_the_environment(ddb, monkeypatch):
     monkeypatch.setenv("ALLOWED_ORIGIN", "https://env.example")
     counter._client.cache_clear()
     try:
-        resp = counter.handler(visit("POST"), None)
+        resp = counter.handler({**visit("POST"), "headers": {"Origin": "https://env.example"}}, None)
     finally:
         counter._client.cache_clear()
     assert resp["statusCode"] == 200

@@ -152,10 +152,59 @@ def test_api_is_throttled_and_cors_is_limited_to_the_origin(transformed):
     assert setting["ThrottlingBurstLimit"] == {"Ref": "ThrottlingBurstLimit"}
     (api,) = of_type(transformed, "AWS::ApiGateway::RestApi").values()
     body = json.dumps(api["Properties"]["Body"])
-    assert "${AllowedOrigin}" in body and "'*'" not in body
+    assert "AllowedOrigin" not in body and "'*'" not in body
     paths = api["Properties"]["Body"]["paths"]
     assert set(paths["/count"]) == {"get", "post", "options"}
     assert set(paths["/contact"]) == {"post", "options"}
+
+
+def transform_with(source: dict, params: dict) -> dict:
+    from samtranslator.translator.transform import transform
+
+    tpl = copy.deepcopy(source)
+    for name in ("VisitorCounterFunction", "ContactFunction"):
+        tpl["Resources"][name]["Properties"]["CodeUri"] = {"Bucket": "artifacts", "Key": f"{name}.zip"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        return transform(tpl, params, StaticPolicies())
+
+
+def test_a_change_of_origins_reaches_the_preflight(source):
+    """Issue 12 point 3: SAM's Cors preflight lived in the API body behind a deployment id that hashes the
+    unresolved Fn::Sub, so a parameter-only origin change never redeployed the stage. The preflight is now
+    the functions' own (aws_proxy, like GET/POST), reading the origins from their environment, which
+    CloudFormation updates in place on a parameter change; the API body carries no origin at all."""
+    lists = ["https://a.example", "https://b.example,https://www.b.example", "https://c.example"]
+    results = [transform_with(source, {**PARAMS, "AllowedOrigin": origins}) for origins in lists]
+    bodies = set()
+    for tpl in results:
+        (api,) = of_type(tpl, "AWS::ApiGateway::RestApi").values()
+        body = api["Properties"]["Body"]
+        bodies.add(json.dumps(body, sort_keys=True))
+        for path, function in (("/count", "VisitorCounterFunction"), ("/contact", "ContactFunction")):
+            integration = body["paths"][path]["options"]["x-amazon-apigateway-integration"]
+            assert integration["type"] == "aws_proxy", f"OPTIONS {path} is a {integration['type']} integration"
+            assert function in json.dumps(integration["uri"])
+            env = tpl["Resources"][function]["Properties"]["Environment"]["Variables"]
+            assert env["ALLOWED_ORIGIN"] == {"Ref": "AllowedOrigin"}
+            perms = [
+                r
+                for r in of_type(tpl, "AWS::Lambda::Permission").values()
+                if r["Properties"]["FunctionName"] == {"Ref": function}
+            ]
+            assert any(f"{path}" in json.dumps(r["Properties"]["SourceArn"]) for r in perms)
+    # The origins are not in the API at all: nothing there can be left stale by an old deployment.
+    assert len(bodies) == 1 and "a.example" not in next(iter(bodies))
+
+
+def test_allowed_origin_parameter_takes_the_list_of_site_names(source):
+    import re
+
+    pattern = re.compile(source["Parameters"]["AllowedOrigin"]["AllowedPattern"])
+    assert pattern.match("https://example.com,https://www.example.com,https://d111abcdef8.cloudfront.net")
+    assert pattern.match("https://d111abcdef8.cloudfront.net")
+    assert not pattern.match("https://example.com/,https://www.example.com")
+    assert not pattern.match("https://example.com, https://www.example.com")
 
 
 def test_cfn_lint_is_clean():

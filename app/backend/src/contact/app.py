@@ -68,6 +68,41 @@ class Config:
     daily_limit: int = DAILY_LIMIT
 
 
+CORS_METHODS = "POST,OPTIONS"
+CORS_HEADERS = "Content-Type"
+CORS_MAX_AGE = "600"
+
+
+def allowed_origins(setting: str) -> tuple[str, ...]:
+    """The comma-separated ``ALLOWED_ORIGIN`` setting as a tuple (``("*",)`` admits any origin)."""
+    return tuple(o.strip() for o in setting.split(",") if o.strip())
+
+
+def cors_origin(event: Mapping[str, Any], config: Config) -> str:
+    """The value of Access-Control-Allow-Origin: the request's own Origin when it is on the list, else ''."""
+    origins = allowed_origins(config.allowed_origin)
+    if "*" in origins:
+        return "*"
+    origin = next((str(v or "") for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), "")
+    return origin if origin in origins else ""
+
+
+def preflight(event: Mapping[str, Any], config: Config) -> dict[str, Any]:
+    """The answer to an OPTIONS preflight: CORS headers only for an allowed Origin (Vary: Origin always)."""
+    origin = cors_origin(event, config)
+    headers = {"Vary": "Origin", "Cache-Control": "no-store"}
+    if origin:
+        headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": CORS_MAX_AGE,
+            }
+        )
+    return {"statusCode": 204, "headers": headers, "body": ""}
+
+
 class ValidationError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -162,7 +197,7 @@ def response(
             "Content-Type": "application/json",
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
-            "Access-Control-Allow-Origin": allowed_origin,
+            **({"Access-Control-Allow-Origin": allowed_origin} if allowed_origin else {}),
             "Vary": "Origin",
             **(extra or {}),
         },
@@ -179,12 +214,11 @@ def header(event: Mapping[str, Any], name: str) -> str:
 
 
 def check_request(event: Mapping[str, Any], config: Config) -> tuple[int, str, str] | None:
-    """(status, field, reason) when the request is not a JSON post from the allowed origin."""
+    """(status, field, reason) when the request is not a JSON post from an allowed origin."""
     media_type = header(event, "content-type").split(";", 1)[0].strip().lower()
     if media_type != "application/json":
         return 415, "content-type", "Send the form as application/json."
-    origin = header(event, "origin")
-    if config.allowed_origin != "*" and origin != config.allowed_origin:
+    if not cors_origin(event, config):
         return 403, "origin", "Messages are accepted from the site's own pages only."
     return None
 
@@ -265,41 +299,45 @@ class Guard:
 
 def handle(event: Mapping[str, Any], config: Config, client: Any, dynamodb: Any) -> dict[str, Any]:
     """Check, validate and send one proxy event; clients: boto3 SES and DynamoDB."""
-    if str(event.get("httpMethod") or "").upper() != "POST":
-        return response(405, {"error": "Use POST to send a message."}, config.allowed_origin)
+    method = str(event.get("httpMethod") or "").upper()
+    if method == "OPTIONS":
+        return preflight(event, config)
+    allow = cors_origin(event, config)
+    if method != "POST":
+        return response(405, {"error": "Use POST to send a message."}, allow)
     refused = check_request(event, config)
     if refused:
         status, field, reason = refused
-        return response(status, {"error": reason, "field": field}, config.allowed_origin)
+        return response(status, {"error": reason, "field": field}, allow)
     try:
         fields = validate(parse_body(event))
     except ValidationError as exc:
-        return response(400, {"error": exc.message, "field": exc.field}, config.allowed_origin)
+        return response(400, {"error": exc.message, "field": exc.field}, allow)
     guard = Guard(dynamodb, config)
     try:
         if not guard.start_cooldown(source_of(event)):
             return response(
                 429,
                 {"error": "Please wait a few minutes before sending another message."},
-                config.allowed_origin,
+                allow,
                 {"Retry-After": str(config.cooldown_seconds)},
             )
         if not guard.take_daily_slot():
             return response(
                 429,
                 {"error": "The contact form is closed for today. Please try again tomorrow."},
-                config.allowed_origin,
+                allow,
             )
     except (BotoCoreError, ClientError):
         LOG.exception("contact guard table %s failed", config.table_name)
-        return response(503, {"error": "The contact form is unavailable."}, config.allowed_origin)
+        return response(503, {"error": "The contact form is unavailable."}, allow)
     try:
         sent = client.send_email(**compose(fields, config))
     except (BotoCoreError, ClientError):
         LOG.exception("SES refused the contact message")
-        return response(502, {"error": "The message could not be sent. Please try again later."}, config.allowed_origin)
+        return response(502, {"error": "The message could not be sent. Please try again later."}, allow)
     LOG.info("contact message sent: %s", sent.get("MessageId"))
-    return response(200, {"ok": True}, config.allowed_origin)
+    return response(200, {"ok": True}, allow)
 
 
 @lru_cache(maxsize=2)

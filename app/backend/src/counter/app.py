@@ -47,6 +47,41 @@ class Config:
     smoke_counter_id: str = "smoke"
 
 
+CORS_METHODS = "GET,POST,OPTIONS"
+CORS_HEADERS = "Content-Type"
+CORS_MAX_AGE = "600"
+
+
+def allowed_origins(setting: str) -> tuple[str, ...]:
+    """The comma-separated ``ALLOWED_ORIGIN`` setting as a tuple (``("*",)`` admits any origin)."""
+    return tuple(o.strip() for o in setting.split(",") if o.strip())
+
+
+def cors_origin(event: Mapping[str, Any], config: Config) -> str:
+    """The value of Access-Control-Allow-Origin: the request's own Origin when it is on the list, else ''."""
+    origins = allowed_origins(config.allowed_origin)
+    if "*" in origins:
+        return "*"
+    origin = next((str(v or "") for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), "")
+    return origin if origin in origins else ""
+
+
+def preflight(event: Mapping[str, Any], config: Config) -> dict[str, Any]:
+    """The answer to an OPTIONS preflight: CORS headers only for an allowed Origin (Vary: Origin always)."""
+    origin = cors_origin(event, config)
+    headers = {"Vary": "Origin", "Cache-Control": "no-store"}
+    if origin:
+        headers.update(
+            {
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": CORS_MAX_AGE,
+            }
+        )
+    return {"statusCode": 204, "headers": headers, "body": ""}
+
+
 VISIT_TTL = 2 * 86400
 SALT_TTL = 2 * 86400
 
@@ -137,7 +172,7 @@ def response(status: int, body: Mapping[str, Any], allowed_origin: str) -> dict[
             "Content-Type": "application/json",
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
-            "Access-Control-Allow-Origin": allowed_origin,
+            **({"Access-Control-Allow-Origin": allowed_origin} if allowed_origin else {}),
             "Vary": "Origin",
         },
         "body": json.dumps(body),
@@ -147,9 +182,12 @@ def response(status: int, body: Mapping[str, Any], allowed_origin: str) -> dict[
 def handle(event: Mapping[str, Any], config: Config, client: Any) -> dict[str, Any]:
     """Route one proxy event; the client is a boto3 DynamoDB client."""
     method = str(event.get("httpMethod") or "").upper()
+    if method == "OPTIONS":
+        return preflight(event, config)
+    allow = cors_origin(event, config)
     choice = ((event.get("queryStringParameters") or {}).get("counter")) or ""
     if choice and choice != config.smoke_counter_id:
-        return response(400, {"error": "Unknown counter.", "field": "counter"}, config.allowed_origin)
+        return response(400, {"error": "Unknown counter.", "field": "counter"}, allow)
     counter_id = choice or config.counter_id
     try:
         if method == "POST":
@@ -157,13 +195,13 @@ def handle(event: Mapping[str, Any], config: Config, client: Any) -> dict[str, A
                 count, counted = increment(client, config.table_name, counter_id), True
             else:
                 count, counted = read(client, config.table_name, counter_id), False
-            return response(200, {"count": count, "counted": counted}, config.allowed_origin)
+            return response(200, {"count": count, "counted": counted}, allow)
         if method == "GET":
-            return response(200, {"count": read(client, config.table_name, counter_id)}, config.allowed_origin)
+            return response(200, {"count": read(client, config.table_name, counter_id)}, allow)
     except (BotoCoreError, ClientError):
         LOG.exception("counter table %s failed", config.table_name)
-        return response(503, {"error": "The counter is unavailable."}, config.allowed_origin)
-    return response(405, {"error": "Use GET to read or POST to count a visit."}, config.allowed_origin)
+        return response(503, {"error": "The counter is unavailable."}, allow)
+    return response(405, {"error": "Use GET to read or POST to count a visit."}, allow)
 
 
 @lru_cache(maxsize=1)
