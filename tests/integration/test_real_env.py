@@ -61,6 +61,9 @@ def _rehearsal_overlay(inventory: Path, env: str, project: str, moto_url: str) -
     local = yaml.safe_load((ROOT / "inventories/local/group_vars/local.yml").read_text())
     overlay = {k: local[k] for k in ("aws_endpoint_url", "aws_access_key", "aws_secret_key", "docker_install_source")}
     overlay |= {k: local[k] for k in ("frontend_base_image", "smoke_site_urls_default", "sam_backend_api_base_url")}
+    # The rehearsal's bake (10 s a slot, as `make demo`), not production's 60 s: the roll is the same, and
+    # the three rolls of this test would otherwise spend six minutes watching healthy slots.
+    overlay["frontend_bake_seconds"] = local["frontend_bake_seconds"]
     # The stand-ins are reached over the Docker bridge, not through the security group.
     overlay["guard_ssh_access"] = False
     (inventory / "group_vars" / env / "rehearsal.yml").write_text("---\n" + yaml.safe_dump(overlay))
