@@ -31,14 +31,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_moto(port: int, patched: bool = True, log_path: Path | None = None) -> subprocess.Popen:
+# The local data plane's switches: a test emulator has none unless the test asks (start_moto's dataplane),
+# whatever the caller's shell exports (CI's second-Python leg exports them for its own `make demo`).
+DATAPLANE_ENV = ("LOCAL_ALB_PORT", "LOCAL_EDGE_PORT", "LOCAL_DATAPLANE_DIR")
+
+
+def start_moto(
+    port: int, patched: bool = True, log_path: Path | None = None, dataplane: dict[str, str] | None = None
+) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in DATAPLANE_ENV} | (dataplane or {})
     code = (
         f"from local.moto_server import main; main(['--port', '{port}'])"
         if patched
         else f"from moto.server import main; main(['--port', '{port}'])"
     )
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -115,7 +123,7 @@ def docker_engine():
 
 def ansible_env(moto_url: str) -> dict[str, str]:
     """Environment for an ansible-playbook child process run against the private emulator."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in DATAPLANE_ENV}
     env.update(
         {
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),

@@ -89,18 +89,7 @@ def alb_env(tmp_path_factory, docker_engine):
         "LOCAL_EDGE_PORT": str(edge_port),
         "LOCAL_DATAPLANE_DIR": str(work / "dp"),
     }
-    import os
-
-    saved = {k: os.environ.get(k) for k in env_keys}
-    os.environ.update(env_keys)
-    try:
-        proc = start_moto(port, log_path=work / "moto.log")
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    proc = start_moto(port, log_path=work / "moto.log", dataplane=env_keys)
     url = f"http://127.0.0.1:{port}"
 
     def client(service: str):
