@@ -14,8 +14,15 @@ CloudFormation stack"):
 
 Types inspected: ``AWS::Lambda::Function`` (Environment, MemorySize, Timeout, Runtime, Handler) and
 ``AWS::DynamoDB::Table`` (BillingMode, KeySchema, AttributeDefinitions, ProvisionedThroughput,
-StreamSpecification.StreamViewType, SSESpecification.SSEEnabled, TimeToLiveSpecification). Other types
-are ``NOT_CHECKED`` here (AWS checks more of them, for example IAM roles and API Gateway).
+StreamSpecification.StreamViewType, SSESpecification.SSEEnabled, TimeToLiveSpecification,
+PointInTimeRecoverySpecification). Other types are ``NOT_CHECKED`` here (AWS checks more of them, for
+example IAM roles and API Gateway).
+
+Gap 27, found by the detection itself: moto's ``AWS::DynamoDB::Table`` ignores the template's
+``TimeToLiveSpecification`` and ``PointInTimeRecoverySpecification`` (AWS applies both at creation) and
+keeps ``SSESpecification`` under the template's key ``SSEEnabled``, so DescribeTable reports no
+encryption. ``_table_from_cloudformation`` applies TTL and PITR as AWS does and records SSE under the
+API's ``Enabled``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from moto.cloudformation.parsing import clean_json
 from moto.core.responses import ActionResult
 from moto.core.utils import utcnow
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
 
 LAMBDA_PROPS = ("Environment", "MemorySize", "Timeout", "Runtime", "Handler")
 TABLE_PROPS = (
@@ -41,6 +49,7 @@ TABLE_PROPS = (
     "StreamSpecification",
     "SSESpecification",
     "TimeToLiveSpecification",
+    "PointInTimeRecoverySpecification",
 )
 # Lists whose order AWS does not keep significant for drift.
 UNORDERED = {"/AttributeDefinitions", "/KeySchema"}
@@ -85,6 +94,8 @@ def _table_actual(account: str, region: str, name: str) -> dict[str, Any]:
         actual["StreamSpecification"] = {"StreamViewType": stream.get("StreamViewType")}
     sse = table.sse_specification or {}
     actual["SSESpecification"] = {"SSEEnabled": bool(sse.get("Enabled"))}
+    pitr = table.continuous_backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+    actual["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": pitr == "ENABLED"}
     ttl = table.ttl or {}
     if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
         actual["TimeToLiveSpecification"] = {"AttributeName": ttl.get("AttributeName"), "Enabled": True}
@@ -227,7 +238,30 @@ def _describe_stack_resource_drifts(self: responses.CloudFormationResponse) -> A
     return ActionResult({"StackResourceDrifts": drifts})
 
 
+_original_table_from_cfn = Table.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+
+def _table_from_cloudformation(
+    cls: type, resource_name: str, cloudformation_json: dict, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    table = _original_table_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    props = cloudformation_json.get("Properties") or {}
+    backend = dynamodb_backends[account_id][region_name]
+    if table.sse_specification and "SSEEnabled" in table.sse_specification:
+        table.sse_specification["Enabled"] = table.sse_specification["SSEEnabled"] in (True, "true", "True")
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        enabled = ttl.get("Enabled") in (True, "true", "True")
+        backend.update_time_to_live(table.name, {"Enabled": enabled, "AttributeName": ttl.get("AttributeName")})
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        enabled = pitr.get("PointInTimeRecoveryEnabled") in (True, "true", "True")
+        backend.update_continuous_backups(table.name, {"PointInTimeRecoveryEnabled": enabled})
+    return table
+
+
 def apply() -> None:
+    Table.create_from_cloudformation_json = classmethod(_table_from_cloudformation)  # type: ignore[method-assign,assignment]
     responses.CloudFormationResponse.detect_stack_drift = _detect_stack_drift  # type: ignore[attr-defined]
     responses.CloudFormationResponse.describe_stack_drift_detection_status = (  # type: ignore[attr-defined]
         _describe_stack_drift_detection_status

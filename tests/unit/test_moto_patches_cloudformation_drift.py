@@ -30,6 +30,9 @@ TEMPLATE = {
                 "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
                 "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
             },
         },
         "Fn": {
@@ -95,6 +98,13 @@ def test_drift_detection_reports_console_edits_like_aws(moto_reset):
         "Table": "IN_SYNC",
         "Fn": "IN_SYNC",
     }
+    # Gap 27: the table got the TTL, PITR and encryption its template declares (else it would drift at once).
+    ddb = _client(moto_reset, "dynamodb")
+    assert ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED",
+        "AttributeName": "expires",
+    }
+    assert ddb.describe_table(TableName=table)["Table"]["SSEDescription"]["Status"] == "ENABLED"
     expected = json.loads(drifts["Fn"]["ExpectedProperties"])
     assert expected["Environment"]["Variables"] == {"TABLE": table, "STAGE": "prod"}  # resolved Ref/parameter
 
@@ -153,7 +163,10 @@ def test_property_differences_paths_and_unordered_key_lists():
 
 
 def test_unpatched_emulator_has_no_drift_detection(unpatched):
-    """The gap the patch closes (if moto ever implements it, re-check the patch and drop it)."""
-    _deploy(unpatched)
+    """The gaps the patch closes (if moto ever closes them, re-check the patch and drop it)."""
+    _, table = _deploy(unpatched)
+    ddb = _client(unpatched, "dynamodb")
+    assert ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"] == "DISABLED"
+    assert "SSEDescription" not in ddb.describe_table(TableName=table)["Table"]
     with pytest.raises((botocore.exceptions.ClientError, botocore.parsers.ResponseParserError)):
         _client(unpatched, "cloudformation").detect_stack_drift(StackName="drifty")
