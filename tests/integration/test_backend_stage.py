@@ -142,6 +142,8 @@ def test_drift_reports_sam_stack_drift_by_resource_and_property(converged, moto_
     lam = aws_client("lambda")
     stack = aws_client("cloudformation").describe_stacks(StackName="cloudsite-backend-prod")["Stacks"][0]
     name = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "CounterFunctionName")
+    resources = aws_client("cloudformation").describe_stack_resources(StackName="cloudsite-backend-prod")
+    fn = next(r["LogicalResourceId"] for r in resources["StackResources"] if r.get("PhysicalResourceId") == name)
     before = lam.get_function_configuration(FunctionName=name)
     variables = before["Environment"]["Variables"]
     edited = dict(variables, TABLE_NAME="console-table", DEBUG="1")
@@ -169,15 +171,15 @@ def test_drift_reports_sam_stack_drift_by_resource_and_property(converged, moto_
         report = json.loads((tmp_path / "drift.json").read_text())
         drifted = [e for e in report["resources"] if e["status"] != "IN_SYNC"]
         assert [(e["module"], e["resource"]) for e in drifted] == [
-            ("cloudformation_drift", "Detect the drift of the stack of stage prod")
+            ("cloudformation_drift", "sam_backend : Detect the drift of the stack of stage prod")
         ], drifted
         changes = {c["attribute"]: (c["deployed"], c["declared"]) for c in drifted[0]["attributes"]}
         assert changes == {
-            "CounterFunction/Environment/Variables/DEBUG": ("1", None),
-            "CounterFunction/Environment/Variables/TABLE_NAME": ("console-table", variables["TABLE_NAME"]),
-            "CounterFunction/MemorySize": ("512", str(before["MemorySize"])),
+            f"{fn}/Environment/Variables/DEBUG": ("1", None),
+            f"{fn}/Environment/Variables/TABLE_NAME": ("console-table", variables["TABLE_NAME"]),
+            f"{fn}/MemorySize": ("512", str(before["MemorySize"])),
         }
-        assert 'CounterFunction/MemorySize: deployed="512"' in proc.stdout
+        assert f'{fn}/MemorySize: deployed="512"' in proc.stdout
     finally:
         lam.update_function_configuration(
             FunctionName=name, MemorySize=before["MemorySize"], Environment={"Variables": variables}
