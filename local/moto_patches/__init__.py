@@ -34,6 +34,8 @@ Known gaps and what we do about them:
 | 23 | EC2 | a prefix-list ingress rule loses its ``Description`` (and UpdateSecurityGroupRuleDescriptionsIngress answers without ``Return``) | not patched: the ALB group's prefix-list rule carries no description (``aws_network``) |
 | 24 | IAM | no policy is evaluated: every call is allowed, whatever the caller's policy, boundary or ``iam:PassRole`` | not patched: ``local/moto_server.py`` records every API action (``CLOUDSITE_RECORD_ACTIONS``) and ``tests/integration/test_real_env.py`` checks each against ``iam/deploy-policy.json.j2`` |
 | 25 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
+| 26 | CloudFormation | no drift detection: DetectStackDrift, DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts are not implemented | ``cloudformation_drift``: the three operations as AWS answers them, template-set properties of ``AWS::Lambda::Function`` and ``AWS::DynamoDB::Table`` compared with the live resources; other types ``NOT_CHECKED`` (test: ``tests/unit/test_moto_patches_cloudformation_drift.py``) |
+| 27 | CloudFormation/DynamoDB | a stack's ``AWS::DynamoDB::Table`` ignores ``TimeToLiveSpecification`` and ``PointInTimeRecoverySpecification``, and DescribeTable reports no encryption for ``SSESpecification.SSEEnabled`` (AWS applies all three at creation) | ``cloudformation_drift``: apply TTL and PITR, record SSE as the API does (test: ``tests/unit/test_moto_patches_cloudformation_drift.py``) |
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ PATCHES = (
     "s3",
     "cloudfront_waf",
     "ec2_arch",
+    "cloudformation_drift",
 )
 _applied: list[str] = []
 

@@ -15,6 +15,8 @@ description:
     matches what is declared. A change with a diff lists each attribute with the deployed (before) and
     declared (after) value; nothing deployed is MISSING; something deployed that the declaration removes
     is UNMANAGED-EXTRA.
+  - A resource whose only differences are deployed items or values nothing declares (an extra security
+    group rule, listener rule, environment variable) is UNMANAGED-EXTRA, with those items.
   - A failed or unreachable task makes the report's status C(error).
 """
 
@@ -125,7 +127,15 @@ def classify(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         return "UNMANAGED-EXTRA", changes
     if not changes:
         changes = [{"attribute": "(not reported by the module)", "deployed": None, "declared": None}]
+    if all(only_extra(change) for change in changes):
+        return "UNMANAGED-EXTRA", changes
     return "MODIFIED", changes
+
+
+def only_extra(change: dict[str, Any]) -> bool:
+    """Whether a change is only something deployed that nothing declares (an extra rule, an extra
+    environment variable): nothing declared is missing or different."""
+    return change["declared"] in (None, []) and change["deployed"] not in (None, [], "")
 
 
 def report_status(entries: list[dict[str, Any]], errors: list[dict[str, Any]]) -> str:

@@ -132,3 +132,55 @@ def test_old_artifacts_expire(converged, aws_client):
     assert rule["Status"] == "Enabled"
     assert rule["Filter"] == {"Prefix": "backend/"}
     assert rule["Expiration"] == {"Days": 90}
+
+
+def test_drift_reports_sam_stack_drift_by_resource_and_property(converged, moto_url, aws_client, tmp_path):
+    """Issue 17: `make drift` reads the SAM stacks through CloudFormation drift detection (gap 26 patch):
+    a Lambda environment variable changed and one added, its memory changed, each named by stack
+    resource and property with the deployed and declared value. (check_converged above ran the same
+    detection on the converged stacks: nothing changed.)"""
+    lam = aws_client("lambda")
+    stack = aws_client("cloudformation").describe_stacks(StackName="cloudsite-backend-prod")["Stacks"][0]
+    name = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "CounterFunctionName")
+    resources = aws_client("cloudformation").describe_stack_resources(StackName="cloudsite-backend-prod")
+    fn = next(r["LogicalResourceId"] for r in resources["StackResources"] if r.get("PhysicalResourceId") == name)
+    before = lam.get_function_configuration(FunctionName=name)
+    variables = before["Environment"]["Variables"]
+    edited = dict(variables, TABLE_NAME="console-table", DEBUG="1")
+    assert "TABLE_NAME" in variables, variables
+    lam.update_function_configuration(FunctionName=name, MemorySize=512, Environment={"Variables": edited})
+    try:
+        env = ansible_env(moto_url)
+        env["DRIFT_REPORT"] = str(tmp_path / "drift.json")
+        proc = subprocess.run(
+            [
+                str(ROOT / ".venv/bin/python"),
+                "drift/run.py",
+                "playbooks/backend.yml",
+                "-e",
+                f"site_config_json={converged['config']}",
+                "-e",
+                f"sam_backend_build_dir={tmp_path / 'build'}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 2, (proc.stdout + proc.stderr)[-4000:]
+        report = json.loads((tmp_path / "drift.json").read_text())
+        drifted = [e for e in report["resources"] if e["status"] != "IN_SYNC"]
+        assert [(e["module"], e["resource"]) for e in drifted] == [
+            ("cloudformation_drift", "sam_backend : Detect the drift of the stack of stage prod")
+        ], drifted
+        changes = {c["attribute"]: (c["deployed"], c["declared"]) for c in drifted[0]["attributes"]}
+        assert changes == {
+            f"{fn}/Environment/Variables/DEBUG": ("1", None),
+            f"{fn}/Environment/Variables/TABLE_NAME": ("console-table", variables["TABLE_NAME"]),
+            f"{fn}/MemorySize": ("512", str(before["MemorySize"])),
+        }
+        assert f'{fn}/MemorySize: deployed="512"' in proc.stdout
+    finally:
+        lam.update_function_configuration(
+            FunctionName=name, MemorySize=before["MemorySize"], Environment={"Variables": variables}
+        )

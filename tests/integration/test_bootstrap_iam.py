@@ -63,7 +63,7 @@ def test_bootstrap_creates_the_scoped_roles_and_converges(moto_reset, aws_client
         "gitlab.com:sub": "project_path:grp/site:ref_type:tag:ref:release-*",
     }
     attached = iam.list_attached_role_policies(RoleName="cloudsite-deploy")["AttachedPolicies"]
-    assert [p["PolicyName"] for p in attached] == ["cloudsite-deploy"]
+    assert sorted(p["PolicyName"] for p in attached) == ["cloudsite-deploy", "cloudsite-drift"]
     cfn_trust = document(iam.get_role(RoleName="cloudsite-cloudformation")["Role"]["AssumeRolePolicyDocument"])
     assert [s["Principal"] for s in cfn_trust["Statement"]] == [{"Service": "cloudformation.amazonaws.com"}]
     attached = iam.list_attached_role_policies(RoleName="cloudsite-cloudformation")["AttachedPolicies"]

@@ -63,11 +63,11 @@ def test_drift_exit_codes_report_and_repair(moto_reset, aws_client, tmp_path):
     rc, out, report = drift(moto_reset, tmp_path / "drifted.json")
     assert rc == 2, out[-3000:]
     [entry] = [e for e in report["resources"] if e["status"] != "IN_SYNC"]
-    assert entry["resource"] == TASK and entry["status"] == "MODIFIED"
+    assert entry["resource"] == TASK and entry["status"] == "UNMANAGED-EXTRA"  # only an extra rule (issue 17.3)
     [change] = entry["attributes"]
     assert change["attribute"] == "ip_permissions" and change["declared"] == []
     assert [(p["from_port"], p["ip_ranges"]) for p in change["deployed"]] == [(22, [{"cidr_ip": "0.0.0.0/0"}])]
-    assert f"MODIFIED         localhost    {TASK}" in out and "ip_permissions: deployed=" in out
+    assert f"UNMANAGED-EXTRA  localhost    {TASK}" in out and "ip_permissions: deployed=" in out
 
     deploy(moto_reset)
     assert 22 not in [p.get("FromPort") for p in web_group(ec2)["IpPermissions"]]

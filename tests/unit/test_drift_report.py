@@ -33,7 +33,7 @@ DECLARED = [
 ]
 
 
-def test_an_added_rule_is_reported_as_the_extra_item_of_its_attribute():
+def test_an_added_rule_is_unmanaged_extra_with_the_extra_item_of_its_attribute():
     status, changes = drift.classify(
         {
             "changed": True,
@@ -43,8 +43,21 @@ def test_an_added_rule_is_reported_as_the_extra_item_of_its_attribute():
             },
         }
     )
-    assert status == "MODIFIED"
+    assert status == "UNMANAGED-EXTRA"
     assert changes == [{"attribute": "ip_permissions", "deployed": [DEPLOYED[0]], "declared": []}]
+
+
+def test_an_extra_item_next_to_a_changed_value_is_modified():
+    """Issue 17 point 3: UNMANAGED-EXTRA only when nothing declared is missing or different."""
+    extra_only = {"before": {"Fn/Environment/Variables/DEBUG": "1"}, "after": {"Fn/Environment/Variables/DEBUG": None}}
+    assert drift.classify({"changed": True, "diff": extra_only})[0] == "UNMANAGED-EXTRA"
+    both = {
+        "before": {"Fn/Environment/Variables/DEBUG": "1", "Fn/MemorySize": "512"},
+        "after": {"Fn/Environment/Variables/DEBUG": None, "Fn/MemorySize": "128"},
+    }
+    assert drift.classify({"changed": True, "diff": both})[0] == "MODIFIED"
+    replaced = {"before": {"rules": [{"a": 1}]}, "after": {"rules": [{"a": 2}]}}
+    assert drift.classify({"changed": True, "diff": replaced})[0] == "MODIFIED"
 
 
 def test_scalar_and_nested_changes_name_the_dotted_attribute():

@@ -37,7 +37,8 @@ def statements(policy: dict) -> list[dict]:
 
 
 @pytest.mark.parametrize(
-    "name", ["deploy-policy.json.j2", "cloudformation-role-policy.json.j2", "boundary-policy.json.j2"]
+    "name",
+    ["deploy-policy.json.j2", "cloudformation-role-policy.json.j2", "boundary-policy.json.j2", "drift-policy.json.j2"],
 )
 def test_each_policy_renders_and_fits_the_managed_policy_size_limit(name):
     policy = render(name)
@@ -88,3 +89,16 @@ def test_the_oidc_providers_template_is_cfn_lint_clean():
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_drift_policy_only_reads_the_backend_stacks_and_their_resources():
+    """make drift (issue 17): DetectStackDrift reads each resource with the caller's rights; nothing writes."""
+    policy = statements(render("drift-policy.json.j2"))
+    actions = [a for s in policy for a in s["Action"]]
+    verbs = ("Get", "List", "Describe", "Detect")
+    assert all(a.split(":")[1].startswith(verbs) or a == "apigateway:GET" for a in actions), actions
+    assert all(s["Effect"] == "Allow" and "*" not in s["Action"] for s in policy)
+    project = VARS["project_name"]
+    for s in policy:
+        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+        assert all(f"{project}-backend-" in r or "/restapis" in r for r in resources), resources
