@@ -34,6 +34,7 @@ Known gaps and what we do about them:
 | 23 | EC2 | a prefix-list ingress rule loses its ``Description`` (and UpdateSecurityGroupRuleDescriptionsIngress answers without ``Return``) | not patched: the ALB group's prefix-list rule carries no description (``aws_network``) |
 | 24 | IAM | no policy is evaluated: every call is allowed, whatever the caller's policy, boundary or ``iam:PassRole`` | not patched: ``local/moto_server.py`` records every API action (``CLOUDSITE_RECORD_ACTIONS``) and ``tests/integration/test_real_env.py`` checks each against ``iam/deploy-policy.json.j2`` |
 | 25 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
+| 26 | S3 | HeadBucket of a bucket another account owns answers 200 with its region (names are global, as on AWS; AWS answers 403) | ``s3_names``: answer 403 (test: ``tests/unit/test_moto_patches_s3.py``); doctor's bucket-name check reads it |
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ PATCHES = (
     "s3",
     "cloudfront_waf",
     "ec2_arch",
+    "s3_names",
 )
 _applied: list[str] = []
 

@@ -45,19 +45,28 @@ def test_doctor_reports_all_ok_on_a_ready_account(moto_url, ready):
         "OK credentials account 123456789012",
         "-> contact form can deliver",
         "OK bucket cloudsite-local-site is owned by this account",
+        "OK bucket cloudsite-local-artifacts is free (HeadBucket 404)",
         "OK ssh",
     ):
         assert line in out, out[-4000:]
     assert "WARN " not in out and "FAIL " not in out, out[-4000:]
 
 
-def test_doctor_fails_without_certificate_zone_or_ssh_path(moto_url, ready):
+def test_doctor_fails_without_certificate_zone_or_ssh_path(moto_url, ready, aws_client):
+    # The artifacts bucket's name is taken by another account (moto's account header; names are global).
+    other = aws_client("s3")
+    other.meta.events.register(
+        "before-call.s3.*", lambda params, **_: params["headers"].update({"x-moto-account-id": "111122223333"})
+    )
+    other.create_bucket(Bucket="cloudsite-local-artifacts")
     rc, out = doctor(moto_url, "-e", "domain_name=cloudsite.test", "-e", "guard_ssh_access=true")
     assert rc != 0
     assert "FAIL certificate no ACM certificate for cloudsite.test in us-east-1" in out, out[-4000:]
     assert "FAIL hosted-zone no Route 53 hosted zone cloudsite.test" in out, out[-4000:]
+    assert "FAIL bucket cloudsite-local-artifacts is owned by another account (HeadBucket 403)" in out, out[-4000:]
+    assert "set artifacts_bucket_name" in out, out[-4000:]
     assert "FAIL ssh aws_network_ssh_allow_cidrs is empty" in out, out[-4000:]
-    assert "doctor: certificate, hosted-zone, ssh failed" in out, out[-4000:]
+    assert "doctor: certificate, hosted-zone, bucket, ssh failed" in out, out[-4000:]
 
 
 def test_doctor_fails_on_an_unknown_region(moto_url, ready):
