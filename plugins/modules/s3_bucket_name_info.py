@@ -10,7 +10,7 @@ module: s3_bucket_name_info
 short_description: HeadBucket each name and report its HTTP status, read-only
 description:
   - amazon.aws.s3_bucket_info lists only the caller's own buckets (ListBuckets), so it cannot tell a free
-    name from one another account owns. S3 bucket names are global: HeadBucket answers 404 for a free name,
+    name from one another account owns. S3 bucket names are global; HeadBucket answers 404 for a free name,
     403 for a bucket another account owns, 301 or 400 for a bucket in another region (or partition).
   - Calls HeadBucket only; runs in check mode.
 version_added: 0.1.0
