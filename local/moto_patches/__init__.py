@@ -35,6 +35,7 @@ Known gaps and what we do about them:
 | 24 | IAM | no policy is evaluated: every call is allowed, whatever the caller's policy, boundary or ``iam:PassRole`` | not patched: ``local/moto_server.py`` records every API action (``CLOUDSITE_RECORD_ACTIONS``) and ``tests/integration/test_real_env.py`` checks each against ``iam/deploy-policy.json.j2`` |
 | 25 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
 | 26 | S3 | HeadBucket of a bucket another account owns answers 200 with its region (names are global, as on AWS; AWS answers 403) | ``s3_names``: answer 403 (test: ``tests/unit/test_moto_patches_s3.py``); doctor's bucket-name check reads it |
+| 27 | Service Quotas/EC2 | GetServiceQuota answers only ``vpc`` codes (NoSuchResource for ``ec2`` L-0263D0A3 Elastic IPs, ``cloudfront`` L-24B04930 distributions); the CloudFront origin-facing prefix list has no ``MaxEntries`` (AWS: 55) | ``servicequotas``: answer those codes' documented defaults; MaxEntries 55 (test: ``tests/unit/test_moto_patches_servicequotas.py``); doctor's quota headroom reads them |
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ PATCHES = (
     "cloudfront_waf",
     "ec2_arch",
     "s3_names",
+    "servicequotas",
 )
 _applied: list[str] = []
 
