@@ -51,6 +51,7 @@ def test_doctor_reports_all_ok_on_a_ready_account(moto_url, ready):
         "OK quota-eip 0 of 5 Elastic IPs in use (quota L-0263D0A3, service-quotas)",
         "OK quota-sg-rules ALB group 55 (prefix list MaxEntries), web group",
         "of 60 inbound rules per security group (quota L-0EA8095F, service-quotas)",
+        "OK cors no backend stack cloudsite-backend-prod yet",
         "OK quota-cloudfront 0 of 200 CloudFront distributions (quota L-24B04930, service-quotas)",
     ):
         assert line in out, out[-4000:]
