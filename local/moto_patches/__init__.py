@@ -36,6 +36,8 @@ Known gaps and what we do about them:
 | 25 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
 | 26 | CloudFormation | no drift detection: DetectStackDrift, DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts are not implemented | ``cloudformation_drift``: the three operations as AWS answers them, template-set properties of ``AWS::Lambda::Function`` and ``AWS::DynamoDB::Table`` compared with the live resources; other types ``NOT_CHECKED`` (test: ``tests/unit/test_moto_patches_cloudformation_drift.py``) |
 | 27 | CloudFormation/DynamoDB | a stack's ``AWS::DynamoDB::Table`` ignores ``TimeToLiveSpecification`` and ``PointInTimeRecoverySpecification``, and DescribeTable reports no encryption for ``SSESpecification.SSEEnabled`` (AWS applies all three at creation) | ``cloudformation_drift``: apply TTL and PITR, record SSE as the API does (test: ``tests/unit/test_moto_patches_cloudformation_drift.py``) |
+| 28 | S3 | HeadBucket of a bucket another account owns answers 200 with its region (names are global, as on AWS; AWS answers 403) | ``s3_names``: answer 403 (test: ``tests/unit/test_moto_patches_s3.py``); doctor's bucket-name check reads it |
+| 29 | Service Quotas/EC2 | GetServiceQuota answers only ``vpc`` codes (NoSuchResource for ``ec2`` L-0263D0A3 Elastic IPs, ``cloudfront`` L-24B04930 distributions); the CloudFront origin-facing prefix list has no ``MaxEntries`` (AWS: 55) | ``servicequotas``: answer those codes' documented defaults; MaxEntries 55 (test: ``tests/unit/test_moto_patches_servicequotas.py``); doctor's quota headroom reads them |
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ PATCHES = (
     "cloudfront_waf",
     "ec2_arch",
     "cloudformation_drift",
+    "s3_names",
+    "servicequotas",
 )
 _applied: list[str] = []
 

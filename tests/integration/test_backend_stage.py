@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 import urllib.request
 
 import pytest
@@ -184,3 +185,28 @@ def test_drift_reports_sam_stack_drift_by_resource_and_property(converged, moto_
         lam.update_function_configuration(
             FunctionName=name, MemorySize=before["MemorySize"], Environment={"Variables": variables}
         )
+
+
+def test_doctor_preflights_cors_from_each_site_name(converged, moto_url):
+    """doctor's CORS line against the deployed backend, served by the local API (in-process, free port)."""
+    from local import local_api
+    from tests.integration.test_doctor import doctor
+
+    server = local_api.make_server(0, moto_url, project="cloudsite")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"sam_backend_api_base_url=http://127.0.0.1:{server.server_address[1]}/prod"
+        _, out = doctor(moto_url, "-e", api)
+        for route in ("contact", "count"):
+            assert f"OK cors http://127.0.0.1:8180 may call /{route} (preflight 204)" in out, out[-4000:]
+        assert "FAIL cors" not in out, out[-4000:]
+        # A site name the stack's AllowedOrigin lacks (as when the cdn stage added a name and the backend
+        # stage did not run since) is refused, and the line names it.
+        extra = json.dumps({"sam_backend_extra_origins": ["http://127.0.0.1:8180", "https://www.extra.example"]})
+        rc, out = doctor(moto_url, "-e", api, "-e", extra)
+        assert rc != 0
+        assert "FAIL cors https://www.extra.example is refused by /contact" in out, out[-4000:]
+        assert "FAIL cors https://www.extra.example is refused by /count" in out, out[-4000:]
+    finally:
+        server.shutdown()
+        server.server_close()
