@@ -92,7 +92,8 @@ def test_the_oidc_providers_template_is_cfn_lint_clean():
 
 
 def test_the_drift_policy_only_reads_the_backend_stacks_and_their_resources():
-    """make drift (issue 17): DetectStackDrift reads each resource with the caller's rights; nothing writes."""
+    """make drift (issue 17): DetectStackDrift reads each resource with the caller's rights; nothing writes.
+    make doctor (issue 12) reads the three quotas of what the deploy creates, by quota ARN."""
     policy = statements(render("drift-policy.json.j2"))
     actions = [a for s in policy for a in s["Action"]]
     verbs = ("Get", "List", "Describe", "Detect")
@@ -101,4 +102,6 @@ def test_the_drift_policy_only_reads_the_backend_stacks_and_their_resources():
     project = VARS["project_name"]
     for s in policy:
         resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
-        assert all(f"{project}-backend-" in r or "/restapis" in r for r in resources), resources
+        quota = ":servicequotas:"
+        assert all(f"{project}-backend-" in r or "/restapis" in r or quota in r for r in resources), resources
+        assert all(quota not in r for r in resources) or s["Action"] == ["servicequotas:GetServiceQuota"], s
