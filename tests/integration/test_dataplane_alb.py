@@ -533,7 +533,12 @@ def test_site_in_chromium_through_edge_alb_and_container(edge_env, tmp_path, rec
                 break
             except OSError:
                 time.sleep(0.1)
-        with urllib.request.urlopen(edge_env["edge"] + "/", timeout=5) as resp:
+        # The URL the data plane publishes for this distribution (edge.json: what `envctl urls` and the
+        # demo's summary print as "Open ..."), not one the test composes.
+        served = json.loads((edge_env["work"] / "edge.json").read_text())["distributions"]
+        url = next(f"http://127.0.0.1:{d['local_port']}/" for d in served if d["distribution"] == edge_env["dist"])
+        assert url == edge_env["edge"] + "/"
+        with urllib.request.urlopen(url, timeout=5) as resp:
             assert b"visitor-count" in resp.read()  # index.html from the container, via the ALB
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch_persistent_context(
@@ -541,7 +546,7 @@ def test_site_in_chromium_through_edge_alb_and_container(edge_env, tmp_path, rec
             )
             try:
                 page = browser.new_page()
-                page.goto(edge_env["edge"] + "/")
+                page.goto(url)
 
                 def count() -> int:
                     page.wait_for_function(
@@ -557,11 +562,15 @@ def test_site_in_chromium_through_edge_alb_and_container(edge_env, tmp_path, rec
                 assert count() == first  # the same visitor again today: not counted twice (server-side)
                 page.fill("#contact-name", "Edge Test")
                 page.fill("#contact-email", "visitor@example.com")
-                page.fill("#contact-message", "Hello through the local edge.")
+                mark = f"Hello through the local edge {time.time_ns()}."
+                page.fill("#contact-message", mark)
                 page.click("#contact-submit")
                 page.wait_for_function("document.getElementById('contact-status').dataset.kind === 'ok'", timeout=15000)
             finally:
                 browser.close()
+        with urllib.request.urlopen(edge_env["url"] + "/moto-api/cloudsite/ses/sent", timeout=10) as resp:
+            sent = [m for m in json.load(resp) if mark in m.get("body", "")]
+        assert [m["to"] for m in sent] == [[recipient]], sent  # really sent, once, to the owner
         record_property("edge_counter", first)
     finally:
         api.terminate()

@@ -19,6 +19,7 @@ import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 
 from app import build_site
 from tests.conftest import ROOT, ansible_env, free_port
@@ -176,3 +177,25 @@ def test_smoke_fails_without_targets(moto_url, live, aws_client):
     proc = smoke(moto_url, live, "-e", "smoke_target_group_name=cloudsite-empty")
     assert proc.returncode != 0
     assert "Target group cloudsite-empty needs at least one target and all healthy; it has []" in proc.stdout
+
+
+def test_local_smoke_checks_the_site_through_the_local_edge(tmp_path):
+    """Issue 16: with the data plane on, the local inventory's smoke URL is the edge the demo prints
+    (edge -> ALB -> containers, as CloudFront on AWS), read from the edge's own edge.json; with it off
+    (no edge.json), the containers (none in this inventory without stand-ins)."""
+    port = free_port()
+    work = tmp_path / f"dataplane-{port}"
+    work.mkdir()
+    served = {"distribution": "E16", "domain": "d16.cloudfront.net", "local_port": 8169}
+    (work / "edge.json").write_text(json.dumps({"distributions": [served]}))
+
+    def resolved(aws_port: int) -> list[str]:
+        env = ansible_env(f"http://127.0.0.1:{aws_port}") | {"LOCAL_STATE_DIR": str(tmp_path)}
+        cmd = ["ansible", "-i", str(INVENTORY), "localhost", "-m", "ansible.builtin.debug"]
+        cmd += ["-a", "var=smoke_site_urls_default"]
+        proc = subprocess.run(cmd, cwd=ROOT / "playbooks", env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return yaml.safe_load(proc.stdout.split("=>", 1)[1])["smoke_site_urls_default"]
+
+    assert resolved(port) == ["http://127.0.0.1:8169/"]
+    assert resolved(free_port()) == []
