@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
+.PHONY: demo demo-check test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
 .PHONY: venv init check-env controller-docker deploy smoke teardown
 
 # A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
@@ -35,6 +35,10 @@ check-inventory:
 demo: setup check-inventory
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) site.yml $(ANSIBLE_ARGS)
 	$(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/summary.yml
+
+# After `make demo`: headless Chromium opens the URL the demo printed; counter and contact form must work.
+demo-check: setup browser
+	$(BIN)/pytest -m demo tests/demo $(PYTEST_ARGS)
 
 test: setup lint pytest molecule
 
