@@ -123,6 +123,9 @@ class InventoryModule(BaseInventoryPlugin):
                 "ansible_host": address,
                 "ansible_user": user,
                 "ansible_ssh_private_key_file": str(key),
+                # The key the stand-in was launched with (its "key pair"): what the host play keeps in
+                # authorized_keys (roles/ec2_host tasks_from authorized_key.yml).
+                "ec2_host_public_key": Path(f"{key}.pub").read_text().strip(),
                 "ec2_instance_id": instance_id,
                 "ec2_region": instance["_region"],
                 "ec2_private_ip": instance.get("PrivateIpAddress", ""),
@@ -227,11 +230,29 @@ class InventoryModule(BaseInventoryPlugin):
                 "SIGRTMIN+3",
                 "-v",
                 f"{name}-docker:/var/lib/docker",
-                "-v",
-                f"{key}.pub:/home/{user}/.ssh/authorized_keys:ro",
                 image,
                 "/lib/systemd/systemd",
             )
+            # Like cloud-init on EC2: the key pair's public key written once into the user's own, writable
+            # authorized_keys (not a read-only bind mount), so a key rotation on the host can replace it.
+            authorized = f"/home/{user}/.ssh/authorized_keys"
+            install = subprocess.run(
+                [
+                    "docker",
+                    "exec",
+                    "-i",
+                    name,
+                    "sh",
+                    "-c",
+                    f"install -d -m 700 -o {user} -g {user} /home/{user}/.ssh && cat > {authorized}"
+                    f" && chown {user}:{user} {authorized} && chmod 600 {authorized}",
+                ],
+                input=Path(f"{key}.pub").read_text(),
+                capture_output=True,
+                text=True,
+            )
+            if install.returncode != 0:
+                raise AnsibleError(f"cannot install the SSH key in stand-in {name}: {install.stderr.strip()}")
         info = json.loads(_docker("inspect", name))[0]
         address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]
         self._wait_ssh(address)

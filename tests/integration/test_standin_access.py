@@ -12,6 +12,7 @@ local inventory) serves every test here:
 
 from __future__ import annotations
 
+import re
 import subprocess
 import urllib.request
 
@@ -68,6 +69,8 @@ def test_standin_is_reached_as_admin_and_refuses_root(standin, moto_url):
     assert proc.returncode == 0, output[-2000:]
     assert f"{standin} | CHANGED | rc=0 >>\nadmin" in output, output[-2000:]
 
+    reached = adhoc(moto_url, "-m", "ansible.builtin.ping")  # the inventory starts the stand-in
+    assert f"{standin} | SUCCESS" in reached.stdout, reached.stdout[-2000:] + reached.stderr[-2000:]
     address = subprocess.run(
         ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", standin],
         capture_output=True,
@@ -135,3 +138,65 @@ def test_host_play_without_a_matching_host_fails_naming_the_filter(standin, moto
     # The run stopped before any task on a host (the existing host belongs to another project/region).
     assert "TASK [Wait until the host accepts connections]" not in output
     assert "TASK [docker" not in output
+
+
+SSH_OPTIONS = ["ssh", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no"]
+SSH_OPTIONS += ["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10"]
+
+
+def ssh_as_admin(address: str, key: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*SSH_OPTIONS, "-i", key, f"admin@{address}", "true"],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_ssh_key_rotation_reaches_the_running_host(standin, moto_url, tmp_path):
+    """The host play logs in with the old key, installs the new one, and leaves only the new one."""
+    old_key = str(ROOT / ".local" / "ssh" / "id_ed25519")
+    new_key = tmp_path / "deploy_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rotated", "-f", str(new_key)], check=True)
+    new_pub = new_key.with_suffix(".pub").read_text().strip()
+    reached = adhoc(moto_url, "-m", "ansible.builtin.ping")  # the inventory starts the stand-in
+    assert f"{standin} | SUCCESS" in reached.stdout, reached.stdout[-2000:] + reached.stderr[-2000:]
+    address = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", standin],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+    def host_play(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [PLAYBOOK, "-i", INVENTORY, "playbooks/host.yml", "--tags", "ssh_key", *extra],
+            cwd=ROOT,
+            env=ansible_env(moto_url),
+            capture_output=True,
+            text=True,
+        )
+
+    # A changed key without its private half stops before any change, naming the variable.
+    refused = host_play("-e", f"ec2_host_public_key='{new_pub}'")
+    assert refused.returncode != 0, refused.stdout[-3000:]
+    assert "ec2_host_next_private_key_file must name" in refused.stdout, refused.stdout[-3000:]
+    assert ssh_as_admin(address, old_key).returncode == 0
+
+    rotated = host_play("-e", f"ec2_host_public_key='{new_pub}'", "-e", f"ec2_host_next_private_key_file={new_key}")
+    assert rotated.returncode == 0, rotated.stdout[-3000:]
+    try:
+        assert ssh_as_admin(address, str(new_key)).returncode == 0
+        refused_old = ssh_as_admin(address, old_key)
+        assert refused_old.returncode == 255 and "Permission denied" in refused_old.stderr, refused_old.stderr
+        # The next run logs in with the new key and changes nothing.
+        again = host_play("-e", f"ec2_host_public_key='{new_pub}'", "-e", f"ansible_ssh_private_key_file={new_key}")
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert re.search(rf"{standin}\s+: ok=\d+\s+changed=0 ", again.stdout), again.stdout[-3000:]
+    finally:
+        # Rotate back (the inventory's key) so the module's stand-in stays reachable.
+        back = host_play(
+            "-e", f"ansible_ssh_private_key_file={new_key}", "-e", f"ec2_host_next_private_key_file={old_key}"
+        )
+        assert back.returncode == 0, back.stdout[-3000:]
+    assert ssh_as_admin(address, old_key).returncode == 0
+    assert ssh_as_admin(address, str(new_key)).returncode == 255
