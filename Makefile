@@ -67,8 +67,9 @@ bench: setup
 	$(BIN)/python bench/s3_sync_bench.py $(BENCH_ARGS)
 
 # With ENV= a real environment (Python only); without, INVENTORY (default local) after the full set-up.
+# make rollback [STEPS=N]: the containers and the static site back N builds together (docs/day2.md).
 rollback: $(if $(ENV),venv check-env,setup check-inventory)
-	$(if $(ENV),$(ENV_PLAYBOOK),$(BIN)/ansible-playbook -i inventories/$(INVENTORY)) playbooks/rollback.yml $(ANSIBLE_ARGS)
+	$(if $(ENV),$(ENV_PLAYBOOK),$(BIN)/ansible-playbook -i inventories/$(INVENTORY)) playbooks/rollback.yml $(if $(STEPS),-e rollback_steps=$(STEPS)) $(ANSIBLE_ARGS)
 
 venv:
 	@bash local/bootstrap.sh venv

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -122,15 +123,24 @@ def real_env(tmp_path_factory, docker_engine):
         _rehearsal_overlay(inventory, env_name, project, moto_url)
         record.write_text("")  # from here on: the deploying principal only
         runs["deploy"] = _make("deploy", env_vars, "deploy", f"ENV={env_name}")
+        served: dict[str, dict] = {}
         if runs["deploy"].returncode == 0:
-            site = tmp / "site"
-            shutil.copytree(ROOT / "app" / "site", site)
-            index = site / "index.html"
-            index.write_text(index.read_text().replace("</body>", "<!-- v2 -->\n</body>"))
-            runs["update"] = _make(
-                "update", env_vars, "deploy", f"ENV={env_name}", f"ANSIBLE_ARGS=-e site_source_dir={site}"
-            )
-            runs["rollback"] = _make("rollback", env_vars, "rollback", f"ENV={env_name}")
+            served["build 1"] = _served(moto_url, f"{project}-site-123456789012")
+            # Builds 2 and 3: the whole deploy, then the "change the site" recipe (containers and S3 only).
+            for label, marker, extra in (("update", "v2", ""), ("update 3", "v3", " --tags frontend,static")):
+                site = tmp / f"site-{marker}"
+                shutil.copytree(ROOT / "app" / "site", site)
+                index = site / "index.html"
+                index.write_text(index.read_text().replace("</body>", f"<!-- {marker} -->\n</body>"))
+                runs[label] = _make(
+                    label, env_vars, "deploy", f"ENV={env_name}", f"ANSIBLE_ARGS=-e site_source_dir={site}{extra}"
+                )
+            served["build 3"] = _served(moto_url, f"{project}-site-123456789012")
+            # Beyond the recorded history: one line, nothing changed. Then two builds back, both parts.
+            runs["rollback too far"] = _make("rollback too far", env_vars, "rollback", f"ENV={env_name}", "STEPS=3")
+            served["after refused rollback"] = _served(moto_url, f"{project}-site-123456789012")
+            runs["rollback"] = _make("rollback", env_vars, "rollback", f"ENV={env_name}", "STEPS=2")
+            served["after rollback"] = _served(moto_url, f"{project}-site-123456789012")
         runs["teardown"] = _make("teardown", env_vars, "teardown", f"ENV={env_name}", f"CONFIRM={project}")
         left = [
             f"{r['Type']} {r['Name']}"
@@ -139,6 +149,7 @@ def real_env(tmp_path_factory, docker_engine):
         ]
         yield {
             "runs": runs,
+            "served": served,
             "records_left": left,
             "actions": [json.loads(line) for line in record.read_text().splitlines() if line],
             "project": project,
@@ -165,6 +176,22 @@ def real_env(tmp_path_factory, docker_engine):
         print(f"\nreal-environment timings (s): {TIMINGS}")
 
 
+def _served(moto_url: str, bucket: str) -> dict:
+    """The build hash each frontend container and the site bucket serve (version.json)."""
+    s3 = boto3.client(
+        "s3", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    found = {"s3": json.loads(s3.get_object(Bucket=bucket, Key="version.json")["Body"].read())["hash"]}
+    label = ["--filter", f"label=cloudsite.endpoint={moto_url}", "--filter", "label=cloudsite.standin"]
+    for name in subprocess.run(["docker", "ps", "-q", *label], capture_output=True, text=True).stdout.split():
+        inspect = ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]
+        address = subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
+        for port in (8081, 8082):
+            with urllib.request.urlopen(f"http://{address}:{port}/version.json", timeout=10) as response:
+                found[f"{address}:{port}"] = json.loads(response.read())["hash"]
+    return found
+
+
 def _ok(proc: subprocess.CompletedProcess) -> None:
     lines = proc.stdout.splitlines()
     failed = [i for i, line in enumerate(lines) if line.startswith(("fatal:", "[ERROR]", "failed:"))]
@@ -174,7 +201,7 @@ def _ok(proc: subprocess.CompletedProcess) -> None:
 
 
 def test_a_make_init_environment_deploys_updates_rolls_back_and_tears_down(real_env):
-    for step in ("deploy", "update", "rollback", "teardown"):
+    for step in ("deploy", "update", "update 3", "rollback", "teardown"):
         assert step in real_env["runs"], f"{step} did not run"
         _ok(real_env["runs"][step])
     # The deploy ran the guard with the placeholder checks on, against the generated values.
@@ -223,3 +250,18 @@ def test_recorded_actions_name_real_operations(real_env):
     unrouted = [e for e in real_env["actions"] if " " in e["operation"]]
     assert not unrouted, unrouted[:10]
     assert os.environ.get("CLOUDSITE_RECORD_ACTIONS") is None
+
+
+def test_rollback_steps_takes_containers_and_site_back_to_the_same_build(real_env):
+    """Three builds deployed; STEPS=3 (no such build yet) is refused in one line and changes nothing; STEPS=2
+    serves build 1 from both containers and the bucket."""
+    served = real_env["served"]
+    assert set(served) == {"build 1", "build 3", "after refused rollback", "after rollback"}, served
+    first, third = served["build 1"], served["build 3"]
+    assert len(first) == 3 and len(set(first.values())) == 1, first  # S3 and both containers agree
+    assert set(third.values()) == {third["s3"]} != set(first.values()), third
+    refused = real_env["runs"]["rollback too far"]
+    assert refused.returncode != 0
+    assert "frontend_rollback_steps=3: " in refused.stdout and "records 2 earlier version(s)" in refused.stdout
+    assert served["after refused rollback"] == third
+    assert served["after rollback"] == first
