@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo demo-check test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
+.PHONY: demo demo-check stages-check test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
 .PHONY: venv init check-env controller-docker deploy smoke teardown
 
 # A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
@@ -39,6 +39,17 @@ demo: setup check-inventory
 # After `make demo`: headless Chromium opens the URL the demo printed; counter and contact form must work.
 demo-check: setup browser
 	$(BIN)/pytest -m demo tests/demo $(PYTEST_ARGS)
+
+# After a deploy: each stage playbook run alone (as `--tags`/a playbook run would) must report changed=0
+# on every host: no stage depends on facts only another stage of the same run sets.
+STAGES := infra backend monitoring host frontend static
+stages-check: setup check-inventory
+	@set -o pipefail; log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+	for s in $(STAGES); do \
+	  echo "== playbooks/$$s.yml alone"; \
+	  $(BIN)/ansible-playbook -i inventories/$(INVENTORY) playbooks/$$s.yml $(ANSIBLE_ARGS) | tee $$log || exit 1; \
+	  if grep -E '^\S+ +: ok=[0-9]+ +changed=[1-9]' $$log; then echo "error: playbooks/$$s.yml alone changed something" >&2; exit 1; fi; \
+	done; echo "every stage alone: changed=0"
 
 test: setup lint pytest molecule
 
