@@ -71,12 +71,16 @@ def moto_url(tmp_path_factory):
     proc.wait(timeout=60)
 
 
+def reset_moto(url: str) -> None:
+    """Clear an emulator's state. Generous timeout: a reset drops every backend of a session-long emulator
+    (and its stand-ins), which took more than 10 s in CI on a loaded 2-core machine."""
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=180).close()
+
+
 @pytest.fixture
 def moto_reset(moto_url):
     """Clear the emulator before a test that needs a blank account."""
-    req = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    # Generous: a reset drops every backend of a session-long emulator, slow on a loaded 2-core machine.
-    urllib.request.urlopen(req, timeout=120).close()
+    reset_moto(moto_url)
     return moto_url
 
 

@@ -6,11 +6,10 @@ import json
 import re
 import subprocess
 import threading
-import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -26,7 +25,7 @@ def changed(output: str) -> int:
 
 @pytest.fixture(scope="module")
 def converged(moto_url, tmp_path_factory):
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     config = tmp_path_factory.mktemp("site") / "config.json"
     build = tmp_path_factory.mktemp("build")
     outputs = {"config": config}

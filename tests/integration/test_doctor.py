@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -32,7 +31,7 @@ def doctor(moto_url: str, *args: str) -> tuple[int, str]:
 @pytest.fixture
 def ready(moto_url, aws_client):
     """An account as the backend stage leaves SES: both addresses verified."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     for address in ("noreply@example.com", "owner@example.com"):
         aws_client("ses").verify_email_identity(EmailAddress=address)
     aws_client("s3").create_bucket(Bucket="cloudsite-local-site")

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
 TAGS = "aws_network,ec2_host,alb"
@@ -60,9 +60,8 @@ def remove_standins(moto_url: str) -> None:
 @pytest.fixture(scope="module")
 def converged(moto_url, docker_engine):
     """Reset, then check → apply → apply → check; yields the four outputs."""
-    import urllib.request
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     outputs = {}
     try:
         for step, args in (

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import urllib.request
 
 import boto3
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, ansible_env, reset_moto
 from tests.integration.test_site_sync import create_s3_distribution
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -77,7 +76,7 @@ def watched(moto_url):
     def aws_client(service: str):
         return boto(moto_url, service)
 
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     ec2, elb = aws_client("ec2"), aws_client("elbv2")
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     subnets = [

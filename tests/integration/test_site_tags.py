@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import urllib.request
 
 import boto3
 import pytest
 
-from tests.conftest import REGION, ROOT, ansible_env
+from tests.conftest import REGION, ROOT, ansible_env, reset_moto
 from tests.integration.test_infra_roles import remove_standins
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
@@ -46,7 +45,7 @@ def stack_parameters(moto_url: str) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def deployed(moto_url, docker_engine, tmp_path_factory):
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     work = tmp_path_factory.mktemp("site")
     extra = ["-e", f"site_build_dir={work}/build", "-e", f"site_config_json={work}/config.json"]
 

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import urllib.request
 
 import boto3
 import pytest
 
 from local import envctl
-from tests.conftest import REGION, ROOT, ansible_env
+from tests.conftest import REGION, ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -32,7 +31,7 @@ INVENTORY = str(ROOT / "inventories" / "local")
 @pytest.fixture(scope="module")
 def standin(moto_url, docker_engine):
     """One running instance in the emulator with its stand-in container; removed afterwards."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=30).close()
+    reset_moto(moto_url)
     ec2 = boto3.client(
         "ec2", endpoint_url=moto_url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
     )

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
@@ -152,7 +151,7 @@ def z_zone(route53) -> str:
 @pytest.fixture(scope="module")
 def deployed(moto_url, docker_engine, tmp_path_factory):
     """infra (with a custom domain) + backend (prod and test) + static, on a blank private emulator."""
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     zone = z_zone(boto(moto_url, "route53"))
     # One ansible-playbook run for the three stages. site.yml would also roll the frontend onto the
     # stand-in, which teardown does not need.

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -24,7 +23,7 @@ OTHER_STACK = {
 
 
 def test_teardown_keeps_an_identity_another_environments_stack_uses(moto_url, aws_client):
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10).close()
+    reset_moto(moto_url)
     ses = aws_client("ses")
     for address in ("noreply@example.com", "owner@example.com"):  # the local inventory's sender and recipient
         ses.verify_email_identity(EmailAddress=address)
