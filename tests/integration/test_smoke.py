@@ -106,7 +106,7 @@ def smoke(moto_url: str, live: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def sent_mail(moto_url: str) -> list[dict]:
-    with urllib.request.urlopen(f"{moto_url}/moto-api/cloudsite/ses/sent", timeout=5) as resp:
+    with urllib.request.urlopen(f"{moto_url}/moto-api/cloudsite/ses/sent", timeout=30) as resp:
         return json.load(resp)
 
 
