@@ -62,20 +62,25 @@ def adhoc(moto_url: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def reached_address(standin: str, moto_url: str) -> str:
+    """Ping the stand-in through the inventory (which starts it) and return its container address."""
+    reached = adhoc(moto_url, "-m", "ansible.builtin.ping")
+    assert f"{standin} | SUCCESS" in reached.stdout, reached.stdout[-2000:] + reached.stderr[-2000:]
+    return subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", standin],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
 def test_standin_is_reached_as_admin_and_refuses_root(standin, moto_url):
     proc = adhoc(moto_url, "-m", "ansible.builtin.command", "-a", "id -un")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-2000:]
     assert f"{standin} | CHANGED | rc=0 >>\nadmin" in output, output[-2000:]
 
-    reached = adhoc(moto_url, "-m", "ansible.builtin.ping")  # the inventory starts the stand-in
-    assert f"{standin} | SUCCESS" in reached.stdout, reached.stdout[-2000:] + reached.stderr[-2000:]
-    address = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", standin],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    address = reached_address(standin, moto_url)
     root = subprocess.run(
         [
             "ssh",
@@ -157,14 +162,7 @@ def test_ssh_key_rotation_reaches_the_running_host(standin, moto_url, tmp_path):
     new_key = tmp_path / "deploy_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rotated", "-f", str(new_key)], check=True)
     new_pub = new_key.with_suffix(".pub").read_text().strip()
-    reached = adhoc(moto_url, "-m", "ansible.builtin.ping")  # the inventory starts the stand-in
-    assert f"{standin} | SUCCESS" in reached.stdout, reached.stdout[-2000:] + reached.stderr[-2000:]
-    address = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", standin],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    address = reached_address(standin, moto_url)
 
     def host_play(*extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
