@@ -54,6 +54,7 @@ stages-check: setup check-inventory
 test: setup lint pytest molecule
 
 lint: setup
+	$(BIN)/python tools/role_docs.py --check
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production
 	$(BIN)/ruff check .
