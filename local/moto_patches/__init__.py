@@ -12,7 +12,7 @@ Known gaps and what we do about them:
 | 1 | ELBv2 | targets keyed by instance id only: two containers on one instance (ports 8081, 8082) collapse into one target | ``elbv2``: key by (id, port) in register, deregister, describe_target_health |
 | 2 | CloudFront | DefaultCacheBehavior aimed at an origin group id is rejected with NoSuchOrigin | ``cloudfront``: accept origin group ids |
 | 3 | CloudFront | GetDistributionConfig drops ``S3OriginConfig`` (and ``OriginAccessControlId``) of origins | ``cloudfront``: keep both |
-| 4 | CloudFront | invalidations report ``COMPLETED``; AWS (and botocore's waiter) says ``Completed`` | ``cloudfront``: report ``Completed`` |
+| 4 | CloudFront | invalidations report ``COMPLETED``; AWS (and botocore's waiter) says ``Completed``. A repeated ``CallerReference`` creates a new invalidation; AWS answers the existing one (same paths) or ``InvalidationBatchAlreadyExists`` (other paths) | ``cloudfront``: report ``Completed``; answer a repeated reference as AWS does (so ``cloudfront_site_invalidation`` has no emulator tolerance) |
 | 5 | CloudFormation | no ``AWS::Serverless`` transform | not patched: the deploy transforms with samtranslator itself (as ``sam deploy`` does) |
 | 6 | CloudFormation | ``AWS::ApiGateway::RestApi`` needs a ``Name``, the swagger ``Body`` is ignored, ``AWS::ApiGateway::Stage`` is unsupported; CreateChangeSet without ``ChangeSetType`` creates a second stack (AWS: UPDATE) | ``cloudformation``: rewrite the template as it is parsed; default ``ChangeSetType`` to UPDATE (see that module) |
 | 7 | Lambda/API Gateway | invoke needs registry images; stage URLs are not served in server mode | not patched: ``local/local_api.py`` serves the API routes in-process |

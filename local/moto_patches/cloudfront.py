@@ -6,6 +6,8 @@ edge, response headers policies.
 3. ``Origin`` keeps neither ``S3OriginConfig`` nor ``OriginAccessControlId``, so GetDistributionConfig
    returns an S3 origin without them and every compare sees drift.
 4. Invalidations report ``COMPLETED``; AWS reports ``Completed`` (botocore's waiter waits for that).
+   A repeated ``CallerReference`` creates a new invalidation; AWS returns the one it already made when
+   the paths are the same, and refuses with ``InvalidationBatchAlreadyExists`` when they differ.
 14. Distributions serve nothing and invalidations purge nothing: with ``LOCAL_EDGE_PORT`` set,
     ``local.edge`` serves them and CreateInvalidation purges the edge's cache before it answers.
 19. No response headers policy API at all (Create/Get/GetConfig/List/Update/Delete), and a
@@ -66,7 +68,29 @@ def invalidation_init(self: Any, *args: Any, **kwargs: Any) -> None:
     self.status = "Completed"
 
 
+_orig_create_invalidation = models.CloudFrontBackend.create_invalidation
+
+
+class InvalidationBatchAlreadyExists(CloudFrontException):
+    def __init__(self, reference: str) -> None:
+        super().__init__(
+            "InvalidationBatchAlreadyExists",
+            f"An invalidation with CallerReference {reference} already exists with other paths.",
+        )
+
+
+def create_invalidation(self: Any, dist_id: str, paths: list[str], caller_ref: str) -> Any:
+    """Gap 4: a repeated CallerReference answers the existing invalidation (same paths) or refuses."""
+    for existing in self.invalidations.get(dist_id) or []:
+        if existing.caller_ref == caller_ref:
+            if sorted(existing.paths or []) != sorted(paths or []):
+                raise InvalidationBatchAlreadyExists(caller_ref)
+            return existing
+    return _orig_create_invalidation(self, dist_id, paths, caller_ref)
+
+
 def apply() -> None:
+    models.CloudFrontBackend.create_invalidation = create_invalidation
     models.DistributionConfig.__init__ = config_init
     models.Origin.__init__ = origin_init
     models.Invalidation.__init__ = invalidation_init

@@ -17,6 +17,16 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 # invalidation, so a run that stops in between (crash, Ctrl-C, CI timeout) leaves the next run the job.
 DEFAULT_PENDING_KEY = ".site-sync-pending-invalidation.json"
 
+# S3 answers throttling with 503 SlowDown, which AWSRetry's default list (Throttling, RequestLimitExceeded, ...)
+# does not name; botocore's own retries stop after a few attempts.
+S3_RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["SlowDown", "RequestTimeout"])
+
+
+@S3_RETRY
+def all_pages(client: Any, operation: str, **kwargs: Any) -> list[dict]:
+    """Every page of a paginated call, the listing retried as a whole (a paginator takes no aws_retry)."""
+    return list(client.get_paginator(operation).paginate(**kwargs))
+
 
 class SiteBucket:
     """A site's objects in ``bucket``/``prefix`` and its manifest."""
@@ -31,7 +41,7 @@ class SiteBucket:
         self.concurrency = max(1, p["max_concurrency"])
         self.client = module.client(
             "s3",
-            retry_decorator=AWSRetry.jittered_backoff(),
+            retry_decorator=S3_RETRY,
             # Our own Content-MD5 guards each body; botocore's default CRC32 on every upload only costs CPU.
             config={
                 "max_pool_connections": self.concurrency + 2,
@@ -51,7 +61,7 @@ class SiteBucket:
         if self.prefix:
             kwargs["Prefix"] = self.prefix + "/"
         remote: dict[str, RemoteObject] = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(**kwargs):
+        for page in all_pages(self.client, "list_objects_v2", **kwargs):
             for item in page.get("Contents", []):
                 if item["Key"] == self.pending_key:
                     continue  # bookkeeping, not a site object: never planned, restored or deleted
@@ -62,7 +72,7 @@ class SiteBucket:
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
             answer = self.client.delete_objects(
-                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                aws_retry=True, Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
             )
             if answer.get("Errors"):
                 first = answer["Errors"][0]
@@ -71,6 +81,7 @@ class SiteBucket:
     def write_manifest(self, body: str) -> str:
         """Write the manifest last; returns its version id ("" when the bucket is not versioned)."""
         answer = self.client.put_object(
+            aws_retry=True,
             Bucket=self.bucket,
             Key=self.manifest_key,
             Body=body.encode(),
@@ -83,7 +94,7 @@ class SiteBucket:
     def read_pending(self) -> list[str]:
         """Paths a previous publish uploaded or deleted but did not get invalidated ([] when none)."""
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.pending_key)["Body"].read()
+            body = self.client.get_object(aws_retry=True, Bucket=self.bucket, Key=self.pending_key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
             return []
         paths = json.loads(body or b"{}").get("paths", [])
@@ -91,6 +102,7 @@ class SiteBucket:
 
     def write_pending(self, paths: list[str]) -> None:
         self.client.put_object(
+            aws_retry=True,
             Bucket=self.bucket,
             Key=self.pending_key,
             Body=json.dumps({"paths": sorted(paths)}, indent=1).encode(),

@@ -13,10 +13,12 @@ description:
   - Beyond I(wildcard_threshold) paths, the busiest directories collapse into C(/dir/*) wildcards
     (CloudFront bills a wildcard as one path; the first 1,000 paths a month are free), C(/*) at worst.
   - No keys, no request. The CallerReference is a hash of the path set and I(build_hash). AWS answers a
-    repeated reference with the existing invalidation; moto creates a new one, so the module first looks
-    for an invalidation with the same reference among the I(dedupe_lookback) most recent and reuses it.
-  - I(wait=true) polls GetInvalidation itself and accepts C(Completed) (AWS) or C(COMPLETED) (moto); the
-    botocore waiter only knows C(Completed).
+    repeated reference with the invalidation it already made, in the same shape as a new one, so a
+    re-run could not tell it made nothing: the module first looks for the reference among the
+    I(dedupe_lookback) most recent invalidations (ListInvalidations omits references) and reports
+    C(changed=false) with C(duplicate=true) when it is there.
+  - I(wait=true) polls GetInvalidation until C(Completed), with I(wait_timeout) and I(wait_delay) as
+    module options (the botocore waiter's are fixed at 20 s x 30).
 options:
   distribution_id:
     description: Id of the distribution.
@@ -104,18 +106,20 @@ from ansible.module_utils.site_sync import caller_reference, collapse_paths, inv
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-DONE = {"completed"}
+DONE = "Completed"
 
 
 def find_existing(client, distribution_id: str, reference: str, lookback: int) -> dict | None:
     """The most recent invalidation with this CallerReference, if any (ListInvalidations omits it)."""
     if lookback <= 0:
         return None
-    summaries = client.list_invalidations(DistributionId=distribution_id, MaxItems=str(max(lookback, 1)))
+    summaries = client.list_invalidations(
+        aws_retry=True, DistributionId=distribution_id, MaxItems=str(max(lookback, 1))
+    )
     items = (summaries.get("InvalidationList") or {}).get("Items") or []
     items = sorted(items, key=lambda i: i["CreateTime"], reverse=True)[:lookback]
     for item in items:
-        found = client.get_invalidation(DistributionId=distribution_id, Id=item["Id"])["Invalidation"]
+        found = client.get_invalidation(aws_retry=True, DistributionId=distribution_id, Id=item["Id"])["Invalidation"]
         if found["InvalidationBatch"]["CallerReference"] == reference:
             return found
     return None
@@ -123,7 +127,7 @@ def find_existing(client, distribution_id: str, reference: str, lookback: int) -
 
 def wait_done(module: AnsibleAWSModule, client, distribution_id: str, invalidation: dict) -> dict:
     deadline = time.monotonic() + module.params["wait_timeout"]
-    while invalidation["Status"].lower() not in DONE:
+    while invalidation["Status"] != DONE:
         if time.monotonic() > deadline:
             module.fail_json(
                 msg=f"Invalidation {invalidation['Id']} still {invalidation['Status']} "
@@ -131,7 +135,9 @@ def wait_done(module: AnsibleAWSModule, client, distribution_id: str, invalidati
                 invalidation=summary(invalidation),
             )
         time.sleep(max(1, module.params["wait_delay"]))
-        invalidation = client.get_invalidation(DistributionId=distribution_id, Id=invalidation["Id"])["Invalidation"]
+        invalidation = client.get_invalidation(aws_retry=True, DistributionId=distribution_id, Id=invalidation["Id"])[
+            "Invalidation"
+        ]
     return invalidation
 
 
@@ -175,6 +181,7 @@ def main() -> None:
             module.exit_json(changed=True, **{k: v for k, v in result.items() if k != "changed"})
         else:
             invalidation = client.create_invalidation(
+                aws_retry=True,
                 DistributionId=distribution_id,
                 InvalidationBatch={"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": reference},
             )["Invalidation"]

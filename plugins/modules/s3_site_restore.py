@@ -153,7 +153,7 @@ try:
 except ImportError:
     AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
 
-from ansible.module_utils.site_bucket import SiteBucket
+from ansible.module_utils.site_bucket import SiteBucket, all_pages
 from ansible.module_utils.site_sync import (
     DEFAULT_MANIFEST_KEY,
     ObjectVersion,
@@ -184,7 +184,7 @@ class SiteRestore(SiteBucket):
         """
         versions: list[ObjectVersion] = []
         markers: list[ObjectVersion] = []
-        for page in self.client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=key):
+        for page in all_pages(self.client, "list_object_versions", Bucket=self.bucket, Prefix=key):
             for items, into, marker in (
                 (page.get("Versions", []), versions, False),
                 (page.get("DeleteMarkers", []), markers, True),
@@ -213,11 +213,15 @@ class SiteRestore(SiteBucket):
         return self.list_objects()
 
     def read_version(self, version: ObjectVersion) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=version.key, VersionId=version.version_id)["Body"].read()
+        return self.client.get_object(
+            aws_retry=True, Bucket=self.bucket, Key=version.key, VersionId=version.version_id
+        )["Body"].read()
 
     def versioning_status(self) -> str:
         try:
-            return self.client.get_bucket_versioning(Bucket=self.bucket).get("Status") or "never enabled"
+            return (
+                self.client.get_bucket_versioning(aws_retry=True, Bucket=self.bucket).get("Status") or "never enabled"
+            )
         except AWS_ERRORS:
             return "unknown"
 
@@ -225,6 +229,7 @@ class SiteRestore(SiteBucket):
     def copy(self, version: ObjectVersion) -> str:
         """Copy one version over its key; returns the new object's ETag."""
         answer = self.client.copy_object(
+            aws_retry=True,
             Bucket=self.bucket,
             Key=version.key,
             CopySource={"Bucket": self.bucket, "Key": version.key, "VersionId": version.version_id},

@@ -233,13 +233,13 @@ class SiteSync(SiteBucket):
         if self.manifest_key not in remote:
             return {}
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.manifest_key)["Body"].read()
+            body = self.client.get_object(aws_retry=True, Bucket=self.bucket, Key=self.manifest_key)["Body"].read()
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             self.module.fail_json_aws(e, msg=f"Failed to read the manifest {self.manifest_key}")
         return parse_manifest(body)
 
     def head(self, key: str):
-        answer = self.client.head_object(Bucket=self.bucket, Key=key)
+        answer = self.client.head_object(aws_retry=True, Bucket=self.bucket, Key=key)
         return state_from_head(
             answer["ETag"], answer.get("ContentType"), answer.get("CacheControl"), answer.get("Metadata", {})
         )
@@ -265,25 +265,32 @@ class SiteSync(SiteBucket):
             **self.extra,
         }
         if item.size < self.module.params["multipart_threshold"]:
-            with open(item.path, "rb") as body:
-                return self.client.put_object(Body=body, ContentMD5=md5_base64(item.md5), **args)["ETag"]
+            # Bytes, not the open file: a retried call (aws_retry) must send the body again from its start.
+            with open(item.path, "rb") as handle:
+                body = handle.read()
+            return self.client.put_object(aws_retry=True, Body=body, ContentMD5=md5_base64(item.md5), **args)["ETag"]
         chunk = max(5 * 1024 * 1024, self.module.params["multipart_chunksize"])
-        upload_id = self.client.create_multipart_upload(**args)["UploadId"]
+        upload_id = self.client.create_multipart_upload(aws_retry=True, **args)["UploadId"]
         try:
             parts = []
             with open(item.path, "rb") as body:
                 number = 1
                 while data := body.read(chunk):
                     answer = self.client.upload_part(
-                        Bucket=self.bucket, Key=item.key, UploadId=upload_id, PartNumber=number, Body=data
+                        aws_retry=True,
+                        Bucket=self.bucket,
+                        Key=item.key,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=data,
                     )
                     parts.append({"PartNumber": number, "ETag": answer["ETag"]})
                     number += 1
             return self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=item.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                aws_retry=True, Bucket=self.bucket, Key=item.key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )["ETag"]
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=item.key, UploadId=upload_id)
+            self.client.abort_multipart_upload(aws_retry=True, Bucket=self.bucket, Key=item.key, UploadId=upload_id)
             raise
 
     def upload_all(self, items: list[LocalFile]) -> tuple[dict[str, str], Exception | None]:

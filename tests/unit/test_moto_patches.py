@@ -168,6 +168,38 @@ def test_cloudfront_invalidation_status_gap_exists_unpatched(plain_moto_url):
     assert invalidation_status(plain_moto_url, "inv-plain") == "COMPLETED"
 
 
+def repeated_invalidation(url: str, ref: str, second_paths: list[str]):
+    """Two CreateInvalidation calls with one CallerReference: the two answers (or the second's error)."""
+    cf = client(url, "cloudfront")
+    config = _distribution_config(ref)
+    config["DefaultCacheBehavior"]["TargetOriginId"] = "alb"
+    dist_id = cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+    def create(paths: list[str]) -> dict:
+        batch = {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ref}
+        return cf.create_invalidation(DistributionId=dist_id, InvalidationBatch=batch)["Invalidation"]
+
+    first = create(["/", "/index.html"])
+    try:
+        second = create(second_paths)
+    except botocore.exceptions.ClientError as err:
+        second = err.response["Error"]["Code"]
+    count = len(cf.list_invalidations(DistributionId=dist_id)["InvalidationList"].get("Items") or [])
+    return first, second, count
+
+
+def test_cloudfront_repeated_caller_reference_like_aws(moto_url):
+    first, second, count = repeated_invalidation(moto_url, "inv-rep", ["/index.html", "/"])
+    assert (second["Id"], count) == (first["Id"], 1)
+    _, refused, count = repeated_invalidation(moto_url, "inv-rep-other", ["/about.html"])
+    assert (refused, count) == ("InvalidationBatchAlreadyExists", 1)
+
+
+def test_cloudfront_repeated_caller_reference_gap_exists_unpatched(plain_moto_url):
+    first, second, count = repeated_invalidation(plain_moto_url, "inv-rep-plain", ["/about.html"])
+    assert second["Id"] != first["Id"] and count == 2
+
+
 def test_patches_refuse_other_moto_version(monkeypatch):
     import moto
 
