@@ -70,7 +70,7 @@ import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.sam_package import (
+from ansible.module_utils.sam_artifacts import (
     artifact_key,
     deterministic_zip,
     load_template,

@@ -64,7 +64,7 @@ import json
 import logging
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.sam_transform import MANAGED_POLICIES, SamTransformError, transform
+from ansible.module_utils.sam_translate import MANAGED_POLICIES, SamTransformError, transform
 
 try:
     import samtranslator  # noqa: F401
