@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ansible.module_utils.site_sync import RemoteObject, join_key, normalise_etag
+from ansible.module_utils.site_files import join_key
+from ansible.module_utils.site_manifest import RemoteObject, normalise_etag
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 # Paths published but not yet invalidated: written before the uploads, deleted once CloudFront accepted the

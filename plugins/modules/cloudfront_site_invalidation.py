@@ -102,7 +102,7 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.site_sync import caller_reference, collapse_paths, invalidation_paths
+from ansible.module_utils.site_invalidation import caller_reference, collapse_paths, invalidation_paths
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 

@@ -27,7 +27,8 @@ description:
   - Why a module of its own rather than a mode of M(s3_site_sync) - the two share no input but the bucket
     (the sync's source directory, excludes, type and cache rules and multipart settings mean nothing to a
     restore, I(steps_back) nothing to a sync), and a mode switch would make every option conditional.
-    Both modules share the manifest format and the pure planning in C(module_utils/site_sync.py).
+    Both modules share the manifest format (C(module_utils/site_manifest.py)); the restore planning is
+    C(module_utils/site_restore.py).
   - Objects of 5 GiB or more would need a multipart copy, which this module does not do (a site has none).
 options:
   bucket:
@@ -154,26 +155,28 @@ except ImportError:
     AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
 
 from ansible.module_utils.site_bucket import SiteBucket, all_pages
-from ansible.module_utils.site_sync import (
+from ansible.module_utils.site_files import strip_prefix
+from ansible.module_utils.site_manifest import (
     DEFAULT_MANIFEST_KEY,
-    ObjectVersion,
     RemoteObject,
-    attach_sources,
-    manifest_versions,
     normalise_etag,
     parse_manifest_strict,
-    plan_restore,
     render_manifest,
+)
+from ansible.module_utils.site_restore import (
+    ObjectVersion,
+    attach_sources,
+    manifest_versions,
+    plan_restore,
     restore_diff,
     restored_manifest,
-    strip_prefix,
 )
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
 class SiteRestore(SiteBucket):
-    """Wires the pure restore planning in ``module_utils/site_sync.py`` to boto3."""
+    """Wires the pure restore planning in ``module_utils/site_restore.py`` to boto3."""
 
     # --- reads ---------------------------------------------------------------------------------
     def versions(self, key: str) -> list[ObjectVersion]:

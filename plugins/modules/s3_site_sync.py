@@ -190,30 +190,30 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible.module_utils.site_bucket import SiteBucket
-from ansible.module_utils.site_sync import (
-    CONTENT_MD5_META,
+from ansible.module_utils.site_files import (
     DEFAULT_CACHE_CONTROL,
     DEFAULT_CACHE_RULES,
-    DEFAULT_MANIFEST_KEY,
     LocalFile,
-    RemoteObject,
-    manifest_digest,
     md5_base64,
-    next_manifest,
-    parse_manifest,
-    plan_diff,
-    plan_sync,
-    render_manifest,
     scan_local,
-    state_from_head,
     strip_prefix,
 )
+from ansible.module_utils.site_manifest import (
+    CONTENT_MD5_META,
+    DEFAULT_MANIFEST_KEY,
+    RemoteObject,
+    manifest_digest,
+    parse_manifest,
+    render_manifest,
+    state_from_head,
+)
+from ansible.module_utils.site_sync import next_manifest, plan_diff, plan_sync
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
 class SiteSync(SiteBucket):
-    """Wires the pure planner in ``module_utils/site_sync.py`` to boto3."""
+    """Wires the pure planner in ``module_utils/site_sync.py`` (and the scan of ``site_files.py``) to boto3."""
 
     def fail(self, error: Exception, msg: str) -> None:
         if isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):

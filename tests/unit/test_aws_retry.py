@@ -8,20 +8,15 @@ decorator: a throttled answer followed by a good one must succeed, and each stub
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 import boto3
 import pytest
-import site_sync
+import site_bucket
+from ansible_collections.amazon.aws.plugins.module_utils import cloud
+from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
 from botocore.config import Config
 from botocore.stub import Stubber
-
-sys.modules.setdefault("ansible.module_utils.site_sync", site_sync)
-
-import site_bucket  # noqa: E402  (needs the alias above, as Ansible provides it)
-from ansible_collections.amazon.aws.plugins.module_utils import cloud  # noqa: E402
-from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
