@@ -31,7 +31,7 @@ Known gaps and what we do about them:
 | 20 | EC2 | RunInstances starts an instance type whose architecture is not the AMI's (``t4g.*`` with an x86_64 AMI); AWS refuses with InvalidParameterValue | ``ec2_arch``: refuse the pair as AWS does (the guard stops it earlier; this keeps the rehearsal honest) |
 | 21 | S3 | lifecycle ``NoncurrentVersionExpiration.NewerNoncurrentVersions`` is dropped (stored and returned by AWS) | ``s3``: keep it and return it (test: ``tests/unit/test_moto_patches_s3.py``) |
 | 22 | CloudFront/WAFv2 | an updated distribution stays ``Deployed``; a web ACL a distribution uses (or just released, update not deployed) is deleted at once (AWS: ``InProgress``, ``WAFAssociatedItemException``) | ``cloudfront_waf``: update resets to ``InProgress`` (immediate progression reads ``Deployed`` at once); delete refuses while in use (test: ``tests/unit/test_moto_patches_cloudfront_waf.py``) |
-| 23 | EC2 | a prefix-list ingress rule loses its ``Description`` (and UpdateSecurityGroupRuleDescriptionsIngress answers without ``Return``) | not patched: the ALB group's prefix-list rule carries no description (``aws_network``) |
+| 23 | EC2 | a prefix-list ingress rule loses its ``Description`` (and UpdateSecurityGroupRuleDescriptionsIngress answers without ``Return``) | ``ec2_rules``: keep it, show it in both describe views, update it, answer ``Return`` (test: ``tests/unit/test_moto_patches.py``); the ALB group's CloudFront rule is described (``aws_network``) |
 | 24 | IAM | no policy is evaluated: every call is allowed, whatever the caller's policy, boundary or ``iam:PassRole`` | not patched: ``local/moto_server.py`` records every API action (``CLOUDSITE_RECORD_ACTIONS``) and ``tests/integration/test_real_env.py`` checks each against ``iam/deploy-policy.json.j2`` |
 | 25 | CloudFormation | ``AWS::IAM::OIDCProvider`` is accepted but creates no provider (``iam/oidc-providers.yml``) | not patched: the template is cfn-lint checked; the deploy role's trust is read back by ``tests/integration/test_bootstrap_iam.py`` |
 | 26 | CloudFormation | no drift detection: DetectStackDrift, DescribeStackDriftDetectionStatus, DescribeStackResourceDrifts are not implemented | ``cloudformation_drift``: the three operations as AWS answers them, template-set properties of ``AWS::Lambda::Function`` and ``AWS::DynamoDB::Table`` compared with the live resources; other types ``NOT_CHECKED`` (test: ``tests/unit/test_moto_patches_cloudformation_drift.py``) |
@@ -61,6 +61,7 @@ PATCHES = (
     "cloudformation_drift",
     "s3_names",
     "servicequotas",
+    "ec2_rules",
 )
 _applied: list[str] = []
 

@@ -200,6 +200,37 @@ def test_cloudfront_repeated_caller_reference_gap_exists_unpatched(plain_moto_ur
     assert second["Id"] != first["Id"] and count == 2
 
 
+def prefix_list_rule(url: str) -> tuple[list, list, dict]:
+    """A group admitting a prefix list with a description, the description then updated: what the
+    group's permission, its rule and the update's answer say."""
+    ec2 = client(url, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName=f"pl-{vpc}", Description="pl", VpcId=vpc)["GroupId"]
+    plist = ec2.create_managed_prefix_list(PrefixListName=f"pl-{vpc}", MaxEntries=5, AddressFamily="IPv4")
+    plist_id = plist["PrefixList"]["PrefixListId"]
+
+    def permission(text: str) -> list[dict]:
+        entry = {"PrefixListId": plist_id, "Description": text}
+        return [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "PrefixListIds": [entry]}]
+
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=permission("CloudFront"))
+    first = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"][0]["PrefixListIds"]
+    answer = ec2.update_security_group_rule_descriptions_ingress(GroupId=group, IpPermissions=permission("edge"))
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    return first, [r.get("Description") for r in rules if r.get("PrefixListId")], answer
+
+
+def test_ec2_prefix_list_rule_keeps_its_description(moto_url):
+    first, rules, answer = prefix_list_rule(moto_url)
+    assert [p.get("Description") for p in first] == ["CloudFront"]
+    assert rules == ["edge"] and answer["Return"] is True
+
+
+def test_ec2_prefix_list_rule_description_gap_exists_unpatched(plain_moto_url):
+    first, _, answer = prefix_list_rule(plain_moto_url)
+    assert [p.get("Description") for p in first] == [None] and "Return" not in answer
+
+
 def test_patches_refuse_other_moto_version(monkeypatch):
     import moto
 
