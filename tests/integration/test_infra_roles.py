@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from local import envctl
 from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
@@ -35,28 +36,6 @@ def changed(output: str) -> int:
     return int(match.group(2))
 
 
-def remove_standins(moto_url: str) -> None:
-    """Remove the stand-ins of this test's emulator (both labels) and their volumes, nothing else."""
-    names = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "-a",
-            "--format",
-            "{{.Names}}",
-            "--filter",
-            "label=cloudsite.standin=1",
-            "--filter",
-            f"label=cloudsite.endpoint={moto_url}",
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    if names:
-        subprocess.run(["docker", "rm", "-f", "-v", *names], capture_output=True)
-        subprocess.run(["docker", "volume", "rm", "-f", *(f"{n}-docker" for n in names)], capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def converged(moto_url, docker_engine):
     """Reset, then check → apply → apply → check; yields the four outputs."""
@@ -75,7 +54,7 @@ def converged(moto_url, docker_engine):
             outputs[step] = out
         yield outputs
     finally:
-        remove_standins(moto_url)
+        envctl.remove_standins(moto_url)
 
 
 def test_check_mode_on_an_empty_account_succeeds_and_creates_nothing(converged):

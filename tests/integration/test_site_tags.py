@@ -14,8 +14,8 @@ import subprocess
 import boto3
 import pytest
 
+from local import envctl
 from tests.conftest import REGION, ROOT, ansible_env, reset_moto
-from tests.integration.test_infra_roles import remove_standins
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -69,7 +69,7 @@ def deployed(moto_url, docker_engine, tmp_path_factory):
         result["params_alone"] = stack_parameters(moto_url)
         yield result
     finally:
-        remove_standins(moto_url)
+        envctl.remove_standins(moto_url)
 
 
 def test_second_run_and_check_report_no_change(deployed):

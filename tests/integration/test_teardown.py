@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from local import envctl
 from tests.conftest import ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
@@ -126,15 +127,6 @@ def project_resources(moto_url: str) -> dict[str, list[str]]:
     }
 
 
-def remove_standins(moto_url: str) -> None:
-    label = ["--filter", f"label=cloudsite.endpoint={moto_url}"]
-    for kind, rm in (("container", ["rm", "-f", "-v"]), ("volume", ["volume", "rm", "-f"])):
-        ls = ["ps", "-aq"] if kind == "container" else ["volume", "ls", "-q"]
-        ids = subprocess.run(["docker", *ls, *label], capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", *rm, *ids], capture_output=True)
-
-
 def z_zone(route53) -> str:
     """A hosted zone for DOMAIN whose id starts with Z, as AWS ids do and the guard role checks.
 
@@ -179,7 +171,7 @@ def deployed(moto_url, docker_engine, tmp_path_factory):
         assert len(versions.get("DeleteMarkers", [])) == 1
         yield extra
     finally:
-        remove_standins(moto_url)
+        envctl.remove_standins(moto_url)
 
 
 @pytest.fixture(scope="module")
