@@ -22,6 +22,10 @@ The rewrite applies where moto *parses* a template (``Stack.parse_template`` and
 ``ChangeSet._parse_template``), not where the request arrives: the stack keeps the template text it
 was sent, so ``GetTemplate`` answers what the client sent and an unchanged re-deploy is still
 recognised as "No updates are to be performed".
+
+Gap 12: deleting a stack leaves its ``AWS::ApiGateway::RestApi`` behind (moto's ``RestAPI`` has no
+CloudFormation delete, so the stack's delete skips it; AWS deletes every resource the stack created,
+unless its ``DeletionPolicy`` is ``Retain``). ``_delete_rest_api`` deletes it as DeleteRestApi does.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import copy
 import re
 from typing import Any
 
+from moto.apigateway import models as apigateway_models
 from moto.cloudformation import models, responses
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "any")
@@ -192,7 +197,17 @@ def _create_change_set(self: responses.CloudFormationResponse) -> Any:
     return _original_create_change_set(self)
 
 
+def _delete_rest_api(
+    cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+) -> None:
+    """Gap 12: the stack's delete removes its RestApi (resource_name is the physical id, the API id)."""
+    backend = apigateway_models.apigateway_backends[account_id][region_name]
+    if resource_name in backend.apis:
+        backend.delete_rest_api(resource_name)
+
+
 def apply() -> None:
+    apigateway_models.RestAPI.delete_from_cloudformation_json = classmethod(_delete_rest_api)  # type: ignore[method-assign,assignment]
     responses.CloudFormationResponse.create_change_set = _create_change_set  # type: ignore[method-assign]
     models.Stack.parse_template = staticmethod(_stack_parse_template)  # type: ignore[method-assign]
     models.ChangeSet._parse_template = _changeset_parse_template  # type: ignore[method-assign]

@@ -153,3 +153,20 @@ def test_changeset_without_type_updates_the_existing_stack(moto_reset):
 def test_unpatched_changeset_without_type_files_a_second_stack(unpatched):
     stacks = _changeset_update(unpatched)
     assert sorted(s["StackStatus"] for s in stacks) == ["CREATE_COMPLETE", "REVIEW_IN_PROGRESS"]
+
+
+def _delete_and_list_apis(url: str, template: dict) -> list[str]:
+    _deploy(url, template)
+    cfn = _client(url, "cloudformation")
+    cfn.delete_stack(StackName="sam")
+    return [a["name"] for a in _client(url, "apigateway").get_rest_apis()["items"]]
+
+
+def test_stack_delete_removes_its_rest_api(moto_reset, transformed):
+    """Gap 12: the stack's delete removes the RestApi it created, as on AWS."""
+    assert _delete_and_list_apis(moto_reset, rewrite_template(transformed)) == []
+
+
+def test_unpatched_stack_delete_leaves_its_rest_api(unpatched, transformed):
+    """The gap on plain moto (the template rewritten by hand, since plain moto cannot parse SAM's API)."""
+    assert len(_delete_and_list_apis(unpatched, rewrite_template(transformed))) == 1
