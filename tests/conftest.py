@@ -11,6 +11,7 @@ import importlib.abc
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -165,6 +166,56 @@ def ansible_env(moto_url: str) -> dict[str, str]:
         }
     )
     return env
+
+
+# The PLAY RECAP line of the controller: groups ok, changed, unreachable, failed.
+RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+# Every host's PLAY RECAP line: groups host, ok, changed, unreachable, failed.
+RECAP_HOSTS = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+def changed(output: str) -> int:
+    """The controller's changed count from a run's output; the run must not have failed a task."""
+    match = RECAP.search(output)
+    assert match, output[-3000:]
+    assert match.group(4) == "0", output[-3000:]
+    return int(match.group(2))
+
+
+def run_playbook(
+    moto_url: str,
+    playbook: str | Path,
+    *args: str,
+    inventory: str | Path | None = None,
+    json_output: bool = False,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess:
+    """The one way tests run a playbook: this venv's ansible-playbook, from the repository, against the
+    emulator at ``moto_url`` (ansible_env), output captured. ``json_output`` switches to the
+    ansible.posix.json callback (read it with ``json_tasks``)."""
+    cmd = [str(BIN / "ansible-playbook")]
+    if inventory is not None:
+        cmd += ["-i", str(inventory)]
+    run_env = ansible_env(moto_url)
+    if json_output:
+        run_env.update(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json")
+    run_env.update(env or {})
+    return subprocess.run(
+        [*cmd, str(playbook), *args], cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def json_tasks(stdout: str, host: str = "localhost") -> dict:
+    """{"tasks": {task name: result} of ``host`` (last wins), "stats": its recap} from the JSON callback."""
+    # The JSON report, then any line deploy_audit prints after it (the lock it released).
+    out, _ = json.JSONDecoder().raw_decode(stdout.lstrip())
+    tasks = {}
+    for play in out["plays"]:
+        for item in play["tasks"]:
+            if host in item["hosts"]:
+                tasks[item["task"]["name"].split(" : ", 1)[-1]] = item["hosts"][host]
+    return {"tasks": tasks, "stats": out["stats"].get(host, {})}
 
 
 @pytest.fixture

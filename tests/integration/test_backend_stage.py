@@ -9,18 +9,10 @@ import threading
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env, reset_moto
+from tests.conftest import ROOT, ansible_env, changed, reset_moto, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 OUTPUTS = {"ApiUrl", "TableName", "CounterFunctionName", "ContactFunctionName"}
-
-
-def changed(output: str) -> int:
-    match = RECAP.search(output)
-    assert match, output[-3000:]
-    assert match.group(4) == "0", output[-3000:]
-    return int(match.group(2))
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +22,14 @@ def converged(moto_url, tmp_path_factory):
     build = tmp_path_factory.mktemp("build")
     outputs = {"config": config}
     for step, args in (("check_empty", ["--check"]), ("apply", []), ("again", []), ("check_converged", ["--check"])):
-        proc = subprocess.run(
-            [
-                str(ROOT / ".venv/bin/ansible-playbook"),
-                "playbooks/backend.yml",
-                "-e",
-                f"site_config_json={config}",
-                "-e",
-                f"sam_backend_build_dir={build}",
-                *args,
-            ],
-            cwd=ROOT,
-            env=ansible_env(moto_url),
-            capture_output=True,
-            text=True,
+        proc = run_playbook(
+            moto_url,
+            "playbooks/backend.yml",
+            "-e",
+            f"site_config_json={config}",
+            "-e",
+            f"sam_backend_build_dir={build}",
+            *args,
         )
         assert proc.returncode == 0, f"{step} failed:\n{(proc.stdout + proc.stderr)[-4000:]}"
         outputs[step] = proc.stdout
@@ -105,21 +91,15 @@ def test_config_json_holds_the_api_url(converged):
 
 def test_config_json_defaults_to_the_prod_api_url_output(converged, moto_url, aws_client, tmp_path):
     config = tmp_path / "config.json"
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "playbooks/backend.yml",
-            "-e",
-            f"site_config_json={config}",
-            "-e",
-            "sam_backend_api_base_url=''",
-            "-e",
-            f"sam_backend_build_dir={tmp_path / 'build'}",
-        ],
-        cwd=ROOT,
-        env=ansible_env(moto_url),
-        capture_output=True,
-        text=True,
+    proc = run_playbook(
+        moto_url,
+        "playbooks/backend.yml",
+        "-e",
+        f"site_config_json={config}",
+        "-e",
+        "sam_backend_api_base_url=''",
+        "-e",
+        f"sam_backend_build_dir={tmp_path / 'build'}",
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     stack = aws_client("cloudformation").describe_stacks(StackName="cloudsite-backend-prod")["Stacks"][0]

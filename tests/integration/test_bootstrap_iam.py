@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import RECAP, run_playbook
 
 pytestmark = [pytest.mark.emulator]
 
-RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 EXTRA = {
     "iam_github_repository": "me/site",
     "iam_gitlab_project": "grp/site",
@@ -24,14 +20,7 @@ EXTRA = {
 
 
 def bootstrap(moto_url: str, extra: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/bootstrap-iam.yml", "-e", json.dumps(extra)],
-        cwd=ROOT,
-        env=ansible_env(moto_url),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_playbook(moto_url, "playbooks/bootstrap-iam.yml", "-e", json.dumps(extra), timeout=600)
 
 
 def document(doc) -> dict:

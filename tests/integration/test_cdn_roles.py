@@ -9,13 +9,11 @@ by its name.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import RECAP, ROOT, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -25,12 +23,10 @@ DOMAIN = "cloudsite.test"
 BUCKET = "cloudsite-local-site"  # inventories/local/group_vars/local.yml
 COMMENT = "cloudsite site"
 ALB_NAME = "cloudsite-alb"
-RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
-def run_playbook(moto_url: str, *args: str, playbook: Path = PLAYBOOK) -> tuple[int, str]:
-    cmd = ["ansible-playbook", "-i", str(INVENTORY), str(playbook), *args]
-    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(moto_url), capture_output=True, text=True, timeout=300)
+def converge(moto_url: str, *args: str, playbook: Path = PLAYBOOK) -> tuple[int, str]:
+    proc = run_playbook(moto_url, playbook, *args, inventory=INVENTORY, timeout=300)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     match = RECAP.search(proc.stdout)
     assert match, proc.stdout[-3000:]
@@ -70,7 +66,7 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     wafv2, route53 = aws_client("wafv2"), aws_client("route53")
     args = domain_args(account)
 
-    changed, _ = run_playbook(moto_url, "--check", *args)
+    changed, _ = converge(moto_url, "--check", *args)
     assert changed > 0
     assert not cloudfront.list_distributions()["DistributionList"].get("Items")
     assert BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -78,11 +74,11 @@ def test_cdn_roles_converge_and_hold_the_wiring(account, aws_client, moto_url):
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
     assert not cloudfront.list_origin_access_controls()["OriginAccessControlList"].get("Items")
 
-    changed, first = run_playbook(moto_url, "--diff", *args)
+    changed, first = converge(moto_url, "--diff", *args)
     assert changed > 0
-    changed, out = run_playbook(moto_url, *args)
+    changed, out = converge(moto_url, *args)
     assert changed == 0, out
-    changed, out = run_playbook(moto_url, "--check", *args)
+    changed, out = converge(moto_url, "--check", *args)
     assert changed == 0, out
 
     summary = the_distribution(cloudfront)
@@ -183,7 +179,7 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
     account, aws_client, moto_url, tmp_path, slow_distribution_deploys
 ):
     cloudfront, wafv2 = aws_client("cloudfront"), aws_client("wafv2")
-    changed, _ = run_playbook(moto_url)
+    changed, _ = converge(moto_url)
     assert changed > 0
     summary = the_distribution(cloudfront)
     assert summary["Aliases"]["Quantity"] == 0  # no domain: CloudFront's own certificate
@@ -195,7 +191,7 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
     config["PriceClass"] = "PriceClass_All"
     config["OriginGroups"]["Items"][0]["FailoverCriteria"]["StatusCodes"] = {"Quantity": 1, "Items": [500]}
     cloudfront.update_distribution(Id=summary["Id"], IfMatch=response["ETag"], DistributionConfig=config)
-    changed, out = run_playbook(moto_url, "--diff")
+    changed, out = converge(moto_url, "--diff")
     assert changed == 1, out
     assert "PriceClass_All" in out
     config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
@@ -209,11 +205,11 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
 
     # As on AWS, the detaching update takes a while to deploy and the ACL cannot go before it has.
     slow_distribution_deploys(moto_url)
-    changed, _ = run_playbook(moto_url, "-e", "cloudfront_waf_enabled=false")
+    changed, _ = converge(moto_url, "-e", "cloudfront_waf_enabled=false")
     assert changed == 2  # detach (waited for), delete
     assert cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]["WebACLId"] == ""
     assert not wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
-    changed, _ = run_playbook(moto_url, "-e", "cloudfront_waf_enabled=false")
+    changed, _ = converge(moto_url, "-e", "cloudfront_waf_enabled=false")
     assert changed == 0
 
     # The teardown's way out: the module's state=absent disables, waits, deletes.
@@ -233,8 +229,8 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
         "        secret_key: testing\n"
         "        region: us-east-1\n"
     )
-    changed, _ = run_playbook(moto_url, playbook=playbook)
+    changed, _ = converge(moto_url, playbook=playbook)
     assert changed == 1
     assert not cloudfront.list_distributions()["DistributionList"].get("Items")
-    changed, _ = run_playbook(moto_url, playbook=playbook)
+    changed, _ = converge(moto_url, playbook=playbook)
     assert changed == 0

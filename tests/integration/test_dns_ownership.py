@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import RECAP, ROOT, run_playbook
 
 pytestmark = [pytest.mark.emulator]
 
@@ -16,19 +15,11 @@ PLAYBOOK = ROOT / "tests" / "integration" / "dns" / "ownership.yml"
 DOMAIN = "cloudsite.test"
 TARGET = "d111111abcdef8.cloudfront.net"
 OWNER = '"heritage=cloudsite,owner=cloudsite"'
-RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 def run(moto_url: str, zone: str, step: str, **extra) -> subprocess.CompletedProcess:
     variables = {"step": step, "domain_name": DOMAIN, "hosted_zone_id": zone, "dns_distribution_domain_name": TARGET}
-    return subprocess.run(
-        ["ansible-playbook", str(PLAYBOOK), "-e", json.dumps(variables | extra)],
-        cwd=ROOT,
-        env=ansible_env(moto_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_playbook(moto_url, PLAYBOOK, "-e", json.dumps(variables | extra), timeout=300)
 
 
 def records(route53, zone: str) -> dict[tuple[str, str], object]:

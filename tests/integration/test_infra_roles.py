@@ -5,35 +5,18 @@ Runs ``playbooks/infra.yml --tags aws_network,ec2_host,alb`` (the guard play is 
 
 from __future__ import annotations
 
-import re
-import subprocess
-
 import pytest
 
 from local import envctl
-from tests.conftest import ROOT, ansible_env, reset_moto
+from tests.conftest import changed, reset_moto, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
 TAGS = "aws_network,ec2_host,alb"
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def run(moto_url: str, *args: str) -> tuple[int, str]:
-    proc = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "playbooks/infra.yml", "--tags", TAGS, *args],
-        cwd=ROOT,
-        env=ansible_env(moto_url),
-        capture_output=True,
-        text=True,
-    )
+    proc = run_playbook(moto_url, "playbooks/infra.yml", "--tags", TAGS, *args)
     return proc.returncode, proc.stdout + proc.stderr
-
-
-def changed(output: str) -> int:
-    match = RECAP.search(output)
-    assert match, output[-3000:]
-    assert match.group(4) == "0", output[-3000:]
-    return int(match.group(2))
 
 
 @pytest.fixture(scope="module")

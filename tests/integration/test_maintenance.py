@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 # The status of the one task that switches the mode (the first run also creates the lock table).
@@ -21,13 +20,7 @@ SWITCH = re.compile(r"^TASK \[Ensure the maintenance rule is \w+\][^\n]*\n[^\n]*
 
 
 def run(moto_url: str, *args: str) -> tuple[int, int, str]:
-    proc = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "playbooks/maintenance.yml", *args],
-        cwd=ROOT,
-        env=ansible_env(moto_url),
-        capture_output=True,
-        text=True,
-    )
+    proc = run_playbook(moto_url, "playbooks/maintenance.yml", *args)
     out = proc.stdout + proc.stderr
     match = SWITCH.search(out)
     return proc.returncode, int(match.group(1) == "changed") if match else -1, out

@@ -9,41 +9,19 @@ no stand-in containers.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 
 import boto3
 import pytest
 
-from tests.conftest import ROOT, ansible_env, reset_moto
+from tests.conftest import ROOT, changed, reset_moto, run_playbook
 from tests.integration.test_site_sync import create_s3_distribution
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 LOG_GROUP = "/aws/lambda/cloudsite-backend-prod-counter"
 
 
-def changed(output: str) -> int:
-    match = RECAP.search(output)
-    assert match, output[-3000:]
-    assert match.group(4) == "0", output[-3000:]
-    return int(match.group(2))
-
-
 def run(moto_url: str, *args: str) -> str:
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            str(ROOT / "inventories/local/hosts.yml"),
-            "playbooks/monitoring.yml",
-            *args,
-        ],
-        cwd=ROOT,
-        env=ansible_env(moto_url),
-        capture_output=True,
-        text=True,
-    )
+    proc = run_playbook(moto_url, "playbooks/monitoring.yml", *args, inventory=ROOT / "inventories/local/hosts.yml")
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     return out

@@ -26,13 +26,13 @@ import jinja2
 import pytest
 import yaml
 
-from tests.conftest import ROOT, ansible_env, free_port, start_moto
+from local import envctl
+from tests.conftest import RECAP, ROOT, ansible_env, free_port, start_moto
 from tests.iam_actions import iam_actions
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
 POLICY = ROOT / "iam" / "deploy-policy.json.j2"
-RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 TIMINGS: dict[str, float] = {}
 DOMAIN = "cloudsite-rehearsal.test"
 INIT_ARGS = ["--contact-sender", "site@cloudsite.test", "--contact-recipient", "owner@cloudsite.test"]
@@ -169,13 +169,7 @@ def real_env(tmp_path_factory, docker_engine):
     finally:
         moto.terminate()
         moto.wait(timeout=30)
-        label = ["--filter", f"label=cloudsite.endpoint={moto_url}"]
-        ids = subprocess.run(["docker", "ps", "-aq", *label], capture_output=True, text=True).stdout.split()
-        if ids:
-            subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True)
-        vols = subprocess.run(["docker", "volume", "ls", "-q", *label], capture_output=True, text=True).stdout.split()
-        if vols:
-            subprocess.run(["docker", "volume", "rm", "-f", *vols], capture_output=True)
+        envctl.remove_standins(moto_url)
         shutil.rmtree(inventory, ignore_errors=True)
         print(f"\nreal-environment timings (s): {TIMINGS}")
 

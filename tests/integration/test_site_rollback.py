@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, json_tasks, run_playbook
 from tests.integration.test_site_sync import create_s3_distribution
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -55,19 +54,10 @@ def write_site(root: Path, files: dict[str, bytes]) -> Path:
 
 def ansible(moto_url: str, playbook: Path, *args: str, ok: bool = True) -> dict:
     """Run a playbook with the JSON callback; returns {task name: result} of localhost (last wins)."""
-    env = ansible_env(moto_url)
-    env.update(ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json")
-    cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(ROOT / "inventories/local/hosts.yml"), str(playbook)]
-    proc = subprocess.run([*cmd, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    inventory = ROOT / "inventories/local/hosts.yml"
+    proc = run_playbook(moto_url, playbook, *args, inventory=inventory, json_output=True, timeout=300)
     assert (proc.returncode == 0) == ok, proc.stdout[-6000:] + proc.stderr[-3000:]
-    # The JSON report, then any line deploy_audit prints after it (the lock it released).
-    out, _ = json.JSONDecoder().raw_decode(proc.stdout.lstrip())
-    tasks = {}
-    for play in out["plays"]:
-        for item in play["tasks"]:
-            if "localhost" in item["hosts"]:
-                tasks[item["task"]["name"].split(" : ", 1)[-1]] = item["hosts"]["localhost"]
-    return {"tasks": tasks, "stats": out["stats"].get("localhost", {})}
+    return json_tasks(proc.stdout)
 
 
 def task(res: dict, prefix: str) -> dict:

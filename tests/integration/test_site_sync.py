@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, ansible_env
+from tests.conftest import ROOT, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -73,24 +72,13 @@ def play(tmp_path: Path, moto_url: str, site: Path, bucket: str, **extra) -> Pat
 
 
 def run(playbook: Path, moto_url: str, *args: str, ok: bool = True) -> dict:
-    env = ansible_env(moto_url)
-    env.update(
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-        ANSIBLE_CALLBACKS_ENABLED="ansible.posix.json",
-        ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-    )
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            str(ROOT / "inventories/local/hosts.yml"),
-            str(playbook),
-            *args,
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    proc = run_playbook(
+        moto_url,
+        playbook,
+        *args,
+        inventory=ROOT / "inventories/local/hosts.yml",
+        json_output=True,
+        env={"ANSIBLE_ROLES_PATH": str(ROOT / "roles")},
         timeout=300,
     )
     assert (proc.returncode == 0) == ok, proc.stdout[-4000:] + proc.stderr[-4000:]

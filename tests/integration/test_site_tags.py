@@ -8,22 +8,20 @@ the checkout's own build.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 
 import boto3
 import pytest
 
 from local import envctl
-from tests.conftest import REGION, ROOT, ansible_env, reset_moto
+from tests.conftest import RECAP_HOSTS, REGION, ROOT, ansible_env, reset_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
-RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def recap(output: str) -> dict[str, tuple[int, int]]:
     """host -> (changed, failed) from the PLAY RECAP."""
-    found = {m.group(1): (int(m.group(3)), int(m.group(5))) for m in RECAP.finditer(output)}
+    found = {m.group(1): (int(m.group(3)), int(m.group(5))) for m in RECAP_HOSTS.finditer(output)}
     assert found, output[-3000:]
     return found
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import subprocess
 import sys
 import threading
@@ -22,7 +21,7 @@ import pytest
 import yaml
 
 from app import build_site
-from tests.conftest import ROOT, ansible_env, free_port
+from tests.conftest import RECAP, ROOT, ansible_env, free_port
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -30,7 +29,6 @@ PLAYBOOK = ROOT / "playbooks" / "smoke.yml"
 INVENTORY = ROOT / "inventories" / "local" / "hosts.yml"
 TABLE = "cloudsite-smoke-visitors"
 TARGET_GROUP = "cloudsite-frontend"  # web_target_group_name
-RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):

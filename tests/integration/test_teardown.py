@@ -7,7 +7,6 @@ boto3 finds no resource of the project → teardown again succeeds with nothing 
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import boto3
 import pytest
 
 from local import envctl
-from tests.conftest import ROOT, ansible_env, reset_moto
+from tests.conftest import RECAP, ROOT, reset_moto, run_playbook
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
@@ -24,12 +23,10 @@ PROJECT = "cloudsite"  # group_vars/all.yml
 DOMAIN = "cloudsite.test"
 SITE_BUCKET = "cloudsite-local-site"  # inventories/local/group_vars/local.yml
 COMMENT = "cloudsite site"
-RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 
 
-def run_playbook(moto_url: str, playbook: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = ["ansible-playbook", "-i", str(INVENTORY), str(playbook), *args]
-    return subprocess.run(cmd, cwd=ROOT, env=ansible_env(moto_url), capture_output=True, text=True, timeout=900)
+def play(moto_url: str, playbook: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_playbook(moto_url, playbook, *args, inventory=INVENTORY)
 
 
 def recap(proc: subprocess.CompletedProcess) -> tuple[int, int]:
@@ -160,7 +157,7 @@ def deployed(moto_url, docker_engine, tmp_path_factory):
     # Its own build and runtime config: the repository's are shared with `make demo` and other runs.
     extra += ["-e", f"site_build_dir={work / 'build'}", "-e", f"site_config_json={work / 'config.json'}"]
     try:
-        recap(run_playbook(moto_url, deploy, *extra))
+        recap(play(moto_url, deploy, *extra))
         # A versioned bucket with an overwritten object and a delete marker: emptying must take them all.
         s3 = boto(moto_url, "s3")
         for body in (b"one", b"two"):
@@ -177,7 +174,7 @@ def deployed(moto_url, docker_engine, tmp_path_factory):
 @pytest.fixture(scope="module")
 def torn_down(moto_url, deployed):
     """The output of one confirmed teardown."""
-    proc = run_playbook(moto_url, ROOT / "playbooks" / "teardown.yml", *deployed, "-e", f"confirm_teardown={PROJECT}")
+    proc = play(moto_url, ROOT / "playbooks" / "teardown.yml", *deployed, "-e", f"confirm_teardown={PROJECT}")
     changed, _ = recap(proc)
     return changed
 
@@ -193,7 +190,7 @@ def test_deploy_leaves_resources_in_every_category(moto_url, deployed):
 def test_teardown_without_confirmation_fails_and_removes_nothing(moto_url, deployed, confirm):
     before = project_resources(moto_url)
     args = [] if confirm is None else ["-e", f"confirm_teardown={confirm}"]
-    proc = run_playbook(moto_url, ROOT / "playbooks" / "teardown.yml", *deployed, *args)
+    proc = play(moto_url, ROOT / "playbooks" / "teardown.yml", *deployed, *args)
     assert proc.returncode != 0
     assert "confirm_teardown" in proc.stdout
     # The guard play failed, so the teardown play never started.
@@ -221,7 +218,7 @@ def test_confirmed_teardown_leaves_no_project_resource(moto_url, torn_down):
 
 
 def test_teardown_runs_again_with_nothing_to_remove(moto_url, deployed, torn_down):
-    proc = run_playbook(moto_url, ROOT / "playbooks" / "teardown.yml", *deployed, "-e", f"confirm_teardown={PROJECT}")
+    proc = play(moto_url, ROOT / "playbooks" / "teardown.yml", *deployed, "-e", f"confirm_teardown={PROJECT}")
     changed, failed = recap(proc)
     assert (changed, failed) == (0, 0)
     assert project_resources(moto_url) == {k: [] for k in project_resources(moto_url)}
