@@ -175,6 +175,8 @@ ansible_ssh_common_args: >-
   -o HostKeyAlias={{{{ inventory_hostname }}}}
 ansible_ssh_private_key_file: "{{{{ lookup('ansible.builtin.env', 'ANSIBLE_PRIVATE_KEY_FILE', default='') or '{key_path}' }}}}"
 aws_network_ssh_allow_cidrs: "{{{{ vault_ssh_allow_cidrs }}}}"
+# Node and container metrics on the web host, open to the allow-list above only (docs/monitoring.md).
+# web_metrics_enabled: true
 
 # The backend stacks deploy through this CloudFormation service role, and the function roles they
 # create carry this boundary (both made by playbooks/bootstrap-iam.yml).

@@ -32,6 +32,21 @@ CASES = [
     ({"web_instance_type": "t4g.small", "ec2_host_ami_name": "debian-12-amd64-*"}, "ec2_host_ami_name"),
     ({"web_instance_type": "c5.large", "ec2_host_ami_name": "debian-12-arm64-*"}, "ec2_host_ami_name"),
     ({"web_instance_type": "micro"}, "web_instance_type"),
+    # Host metrics (issue 18): a boolean switch; when on, a port clear of the containers' and an allow-list.
+    ({"web_metrics_enabled": "maybe"}, "web_metrics_enabled"),
+    (
+        {"web_metrics_enabled": True, "aws_network_ssh_allow_cidrs": ["203.0.113.7/32"], "web_metrics_port": 80},
+        "web_metrics_port",
+    ),
+    (
+        {"web_metrics_enabled": True, "aws_network_ssh_allow_cidrs": ["203.0.113.7/32"], "web_metrics_port": 8081},
+        "web_metrics_port",
+    ),
+    (
+        {"web_metrics_enabled": True, "aws_network_ssh_allow_cidrs": ["203.0.113.7/32"], "web_metrics_port": "91OO"},
+        "web_metrics_port",
+    ),
+    ({"web_metrics_enabled": True, "aws_network_ssh_allow_cidrs": []}, "web_metrics_enabled needs the admin networks"),
 ]
 
 
@@ -159,6 +174,30 @@ def test_good_input_passes_the_guard(moto_reset):
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
     assert "failed=0" in proc.stdout
+
+
+def test_metrics_with_an_allow_list_pass_the_guard(moto_reset):
+    """As typed on a command line (strings): the switch and the port are read as a boolean and an integer."""
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "playbooks/backend.yml",
+            "--tags",
+            "guard_only_never_matches",
+            "-e",
+            "web_metrics_enabled=true web_metrics_port=9200",
+            "-e",
+            json.dumps({"aws_network_ssh_allow_cidrs": ["203.0.113.7/32"]}),
+        ],
+        cwd=ROOT,
+        env=ansible_env(moto_reset),
+        capture_output=True,
+        text=True,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-2000:]
+    assert "failed=0" in proc.stdout
+    assert "TASK [guard : Check that web_metrics_enabled has an admin allow-list]" in output, output[-2000:]
 
 
 @pytest.mark.parametrize(
