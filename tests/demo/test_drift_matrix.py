@@ -58,9 +58,7 @@ def named(entries: list[dict], resource: str, attribute: str) -> list[dict]:
     """The report's entries whose resource (task name and item) contains `resource` and that name an
     attribute containing `attribute`."""
     return [
-        e
-        for e in entries
-        if resource in e["resource"] and any(attribute in c["attribute"] for c in e["attributes"])
+        e for e in entries if resource in e["resource"] and any(attribute in c["attribute"] for c in e["attributes"])
     ]
 
 
