@@ -40,6 +40,12 @@ HOST_MODULES = {
 # Project modules that read, or keep bookkeeping, not deployed resources.
 NOT_RESOURCES = {"deploy_lock", "deploy_audit_info", "sam_transform", "sam_package"}
 MAX_VALUE = 300
+# Modules whose check mode says "changed" without a diff but returns the deployed resource: the attributes
+# to compare, deployed (the result) against declared (the module's arguments), so the report still names
+# what differs. Their results are snake_case like their arguments.
+NO_DIFF_ATTRIBUTES = {
+    "community.aws.wafv2_web_acl": ("rules", "description"),
+}
 
 
 def is_resource_module(action: str) -> bool:
@@ -107,11 +113,20 @@ def attribute_changes(before: Any, after: Any, path: str = "") -> list[dict[str,
     return [{"attribute": path or "(value)", "deployed": _short(before), "declared": _short(after)}]
 
 
-def classify(result: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+def returned_diff(action: str, result: dict[str, Any]) -> dict[str, Any] | None:
+    """For a module of NO_DIFF_ATTRIBUTES: its attributes as deployed (returned) and declared (arguments)."""
+    args = (result.get("invocation") or {}).get("module_args") or {}
+    names = [n for n in NO_DIFF_ATTRIBUTES.get(action, ()) if args.get(n) is not None and n in result]
+    if not names:
+        return None
+    return {"before": {n: result[n] for n in names}, "after": {n: args[n] for n in names}}
+
+
+def classify(result: dict[str, Any], action: str = "") -> tuple[str, list[dict[str, Any]]]:
     """Status and attribute changes of one check-mode result."""
     if not result.get("changed"):
         return "IN_SYNC", []
-    diffs = result.get("diff")
+    diffs = result.get("diff") or returned_diff(action, result)
     if isinstance(diffs, dict):
         diffs = [diffs]
     changes: list[dict[str, Any]] = []
@@ -160,7 +175,7 @@ class CallbackModule(CallbackBase):
         return bool(self._path) and bool(context.CLIARGS.get("check"))
 
     def _add(self, host: str, task: Any, action: str, result: dict[str, Any], label: str = "") -> None:
-        status, changes = classify(result)
+        status, changes = classify(result, action)
         name = task.get_name()
         self._entries.append(
             {

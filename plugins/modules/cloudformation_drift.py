@@ -17,6 +17,12 @@ description:
     and the diff lists, per C(LogicalId/PropertyPath), the live value (before) and the template's (after),
     so the C(drift_report) callback reports it like any other resource.
   - A stack that does not exist is reported as such (C(exists=false), nothing changed).
+  - With I(repair=true), outside check mode, it puts each drifted C(AWS::Lambda::Function) back: a
+    CloudFormation update with an unchanged template is "no updates" and repairs nothing, so the module
+    calls C(UpdateFunctionConfiguration) with the template's values (the drift's C(ExpectedProperties))
+    of the drifted properties it can set (I(repairable)), then waits until the update is done.
+    A drift it cannot repair (another resource type or property) is returned in C(not_repaired) with a
+    warning. C(changed) is then true when something was repaired.
 version_added: 0.1.0
 author: cloudsite maintainers
 options:
@@ -28,6 +34,12 @@ options:
     description: Seconds to wait for the detection to complete.
     type: int
     default: 300
+  repair:
+    description:
+      - Outside check mode, put the drifted properties of the stack's Lambda functions back to the template's
+        values (C(lambda:UpdateFunctionConfiguration) on the functions). In check mode only reported.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -42,6 +54,16 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+repaired:
+  description: The functions repaired, each C(LogicalId) with the properties set.
+  returned: always
+  type: list
+  elements: dict
+not_repaired:
+  description: The drifts left as they are (C(LogicalId/PropertyPath)), by type or property not repairable.
+  returned: always
+  type: list
+  elements: str
 exists:
   description: Whether the stack exists.
   returned: always
@@ -57,6 +79,7 @@ drifts:
   elements: dict
 """
 
+import json
 import time
 
 try:
@@ -85,11 +108,57 @@ def drift_diff(drifts: list[dict]) -> dict:
     return {"before": before, "after": after}
 
 
+# CloudFormation property of AWS::Lambda::Function -> UpdateFunctionConfiguration parameter, and the value
+# AWS applies when the template does not set it (a property the template does not set is not checked).
+REPAIRABLE = {
+    "Environment": ("Environment", {"Variables": {}}),
+    "MemorySize": ("MemorySize", 128),
+    "Timeout": ("Timeout", 3),
+    "Handler": ("Handler", None),
+    "Runtime": ("Runtime", None),
+    "Description": ("Description", ""),
+}
+
+
+def repair_plan(drifts: list[dict]) -> tuple[list[dict], list[str]]:
+    """Per drifted function, the UpdateFunctionConfiguration arguments that put the template's values back;
+    and the drifts no such call repairs (``LogicalId/PropertyPath``)."""
+    updates: list[dict] = []
+    left: list[str] = []
+    for drift in drifts:
+        logical = drift["LogicalResourceId"]
+        paths = [d["PropertyPath"] for d in drift.get("PropertyDifferences", [])]
+        if drift["StackResourceDriftStatus"] != "MODIFIED" or drift["ResourceType"] != "AWS::Lambda::Function":
+            left += [logical + p for p in paths] or [logical]
+            continue
+        expected = json.loads(drift.get("ExpectedProperties") or "{}")
+        args: dict = {}
+        for path in paths:
+            prop = path.strip("/").split("/")[0]
+            if prop not in REPAIRABLE:
+                left.append(logical + path)
+                continue
+            parameter, default = REPAIRABLE[prop]
+            value = expected.get(prop, default)
+            if value is None:
+                left.append(logical + path)
+                continue
+            if prop == "Environment":
+                value = {"Variables": {k: str(v) for k, v in (value.get("Variables") or {}).items()}}
+            elif prop in ("MemorySize", "Timeout"):
+                value = int(value)
+            args[parameter] = value
+        if args:
+            updates.append({"LogicalResourceId": logical, "FunctionName": drift["PhysicalResourceId"], **args})
+    return updates, left
+
+
 def main() -> None:
     module = AnsibleAWSModule(
         argument_spec=dict(
             stack_name=dict(type="str", required=True),
             wait_timeout=dict(type="int", default=300),
+            repair=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -126,8 +195,26 @@ def main() -> None:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         module.fail_json_aws(e, msg=f"cannot detect the drift of stack {name}")
     drifted = status.get("StackDriftStatus") == "DRIFTED" or bool(drifts)
+    updates, left = repair_plan(drifts)
+    repaired: list[dict] = []
+    if module.params["repair"] and not module.check_mode and updates:
+        lam = module.client("lambda", retry_decorator=AWSRetry.jittered_backoff())
+        for update in updates:
+            args = {k: v for k, v in update.items() if k != "LogicalResourceId"}
+            try:
+                lam.update_function_configuration(aws_retry=True, **args)
+                lam.get_waiter("function_updated").wait(FunctionName=update["FunctionName"])
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                module.fail_json_aws(e, msg=f"stack {name}: cannot repair function {update['FunctionName']}")
+            repaired.append(
+                {"LogicalResourceId": update["LogicalResourceId"], "properties": sorted(set(args) - {"FunctionName"})}
+            )
+    if left and drifted:
+        module.warn(f"stack {name}: drift not repaired by this module: {', '.join(left)}")
     module.exit_json(
         changed=drifted,
+        repaired=repaired,
+        not_repaired=left,
         exists=True,
         stack_drift_status=status.get("StackDriftStatus"),
         drifts=[{k: v for k, v in d.items() if k != "Timestamp"} for d in drifts],

@@ -61,7 +61,7 @@ def test_bootstrap_creates_the_scoped_roles_and_converges(moto_reset, aws_client
     assert {"cloudsite-boundary", "cloudsite-cloudformation-role", "cloudsite-deploy"} <= policies.keys()
     deploy = iam.get_policy_version(PolicyArn=policies["cloudsite-deploy"]["Arn"], VersionId="v1")
     statements = document(deploy["PolicyVersion"]["Document"])["Statement"]
-    pass_role = [s for s in statements if s.get("Sid") == "StacksThroughTheirServiceRoleOnly"]
+    pass_role = [s for s in statements if s.get("Sid") == "PassStackRole"]
     assert pass_role[0]["Resource"] == "arn:aws:iam::123456789012:role/cloudsite-cloudformation"
 
 

@@ -2,8 +2,8 @@
 exits 0; a console-style edit (an SSH rule from anywhere added to the web security group with boto3)
 exits 2 and is named by resource and attribute in the table and the JSON report; the deploy repairs it.
 
-The whole-deployment edits of the issue (bucket policy, Block Public Access, distribution TTL, WAF rule,
-Lambda environment, containers) need a full `make demo` in the test; not covered here (docs/day2.md).
+The whole-deployment edits of the issue (bucket policy, Block Public Access, cache policy, WAF rule,
+Lambda environment, containers) need a full `make demo`: tests/demo/test_drift_matrix.py (make drift-check).
 """
 
 from __future__ import annotations
