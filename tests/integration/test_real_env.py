@@ -32,6 +32,8 @@ from tests.iam_actions import iam_actions
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
 POLICY = ROOT / "iam" / "deploy-policy.json.j2"
+# The deploy role's third managed policy: the web Auto Scaling group (web_host_mode asg; teardown always).
+HOST_POLICY = ROOT / "iam" / "deploy-host-policy.json.j2"
 RECAP = re.compile(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)")
 TIMINGS: dict[str, float] = {}
 DOMAIN = "cloudsite-rehearsal.test"
@@ -215,9 +217,12 @@ def test_a_make_init_environment_deploys_updates_rolls_back_and_tears_down(real_
 
 
 def _policy_statements(policy_vars: dict[str, str]) -> list[dict]:
-    """The deploy policy as bootstrap-iam.yml installs it for this environment (its Allow statements)."""
-    text = jinja2.Template(POLICY.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
-    return [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+    """The deploy policies as bootstrap-iam.yml installs them for this environment (their Allow statements)."""
+    statements = []
+    for path in (POLICY, HOST_POLICY):
+        text = jinja2.Template(path.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
+        statements += [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+    return statements
 
 
 def _allowed(action: str, statements: list[dict]) -> bool:
