@@ -38,6 +38,7 @@ Known gaps and what we do about them:
 | 27 | CloudFormation/DynamoDB | a stack's ``AWS::DynamoDB::Table`` ignores ``TimeToLiveSpecification`` and ``PointInTimeRecoverySpecification``, and DescribeTable reports no encryption for ``SSESpecification.SSEEnabled`` (AWS applies all three at creation) | ``cloudformation_drift``: apply TTL and PITR, record SSE as the API does (test: ``tests/unit/test_moto_patches_cloudformation_drift.py``) |
 | 28 | S3 | HeadBucket of a bucket another account owns answers 200 with its region (names are global, as on AWS; AWS answers 403) | ``s3_names``: answer 403 (test: ``tests/unit/test_moto_patches_s3.py``); doctor's bucket-name check reads it |
 | 29 | Service Quotas/EC2 | GetServiceQuota answers only ``vpc`` codes (NoSuchResource for ``ec2`` L-0263D0A3 Elastic IPs, ``cloudfront`` L-24B04930 distributions); the CloudFront origin-facing prefix list has no ``MaxEntries`` (AWS: 55) | ``servicequotas``: answer those codes' documented defaults; MaxEntries 55 (test: ``tests/unit/test_moto_patches_servicequotas.py``); doctor's quota headroom reads them |
+| 30 | EC2/Auto Scaling | CreateLaunchTemplate copies the template's own tags (``ResourceType=launch-template``) into version 1's launch data (a re-run then makes version 2); an instance launched from a template (as an Auto Scaling group launches) ignores its ``MetadataOptions`` and ``IamInstanceProfile``, and a profile that does not exist is accepted | ``ec2_launch_templates``: keep the tags out of the data; apply both to the instance, refuse an unknown profile (test: ``tests/unit/test_moto_patches_launch_templates.py``) |
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ PATCHES = (
     "s3_names",
     "servicequotas",
     "ec2_rules",
+    "ec2_launch_templates",
 )
 _applied: list[str] = []
 

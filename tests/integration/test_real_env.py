@@ -33,9 +33,11 @@ from tests.iam_actions import iam_actions
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
 POLICY = ROOT / "iam" / "deploy-policy.json.j2"
-# playbooks/bootstrap-iam.yml attaches both to the deploy role: the deploy's drift repair (sam_backend)
-# runs DetectStackDrift, granted by the drift policy (the deploy policy is at IAM's size limit).
+# playbooks/bootstrap-iam.yml attaches all three to the deploy role: the deploy's drift repair
+# (sam_backend) runs DetectStackDrift, granted by the drift policy (the deploy policy is at IAM's size
+# limit); the third covers the web Auto Scaling group (web_host_mode asg; teardown always).
 DRIFT_POLICY = ROOT / "iam" / "drift-policy.json.j2"
+HOST_POLICY = ROOT / "iam" / "deploy-host-policy.json.j2"
 TIMINGS: dict[str, float] = {}
 DOMAIN = "cloudsite-rehearsal.test"
 INIT_ARGS = ["--contact-sender", "site@cloudsite.test", "--contact-recipient", "owner@cloudsite.test"]
@@ -211,10 +213,13 @@ def test_a_make_init_environment_deploys_updates_rolls_back_and_tears_down(real_
     assert real_env["records_left"] == []
 
 
-def _policy_statements(policy_vars: dict[str, str], policy: Path = POLICY) -> list[dict]:
-    """A policy as bootstrap-iam.yml installs it for this environment (its Allow statements)."""
-    text = jinja2.Template(policy.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
-    return [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+def _policy_statements(policy_vars: dict[str, str], policies: tuple[Path, ...] = (POLICY, HOST_POLICY)) -> list[dict]:
+    """The deploy policies as bootstrap-iam.yml installs them for this environment (their Allow statements)."""
+    statements = []
+    for path in policies:
+        text = jinja2.Template(path.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
+        statements += [s for s in json.loads(text)["Statement"] if s["Effect"] == "Allow"]
+    return statements
 
 
 def _allowed(action: str, statements: list[dict]) -> bool:
@@ -228,10 +233,10 @@ def _allowed(action: str, statements: list[dict]) -> bool:
 def test_every_api_action_of_the_deploy_is_allowed_by_the_deploy_policy(real_env):
     called = sorted({a for entry in real_env["actions"] for a in iam_actions(entry)})
     assert called, "the emulator recorded nothing"
-    statements = _policy_statements(real_env["policy_vars"]) + _policy_statements(real_env["policy_vars"], DRIFT_POLICY)
+    statements = _policy_statements(real_env["policy_vars"], (POLICY, HOST_POLICY, DRIFT_POLICY))
     missing = [a for a in called if not _allowed(a, statements)]
     print(f"\n{len(called)} distinct IAM actions in deploy + update + rollback + teardown: {called}")
-    assert not missing, f"called but not allowed by {POLICY.name} or {DRIFT_POLICY.name}: {missing}"
+    assert not missing, f"called but not allowed by {POLICY.name}, {HOST_POLICY.name} or {DRIFT_POLICY.name}: {missing}"
 
 
 def test_the_deploy_policy_grants_no_service_the_deploy_never_calls(real_env):

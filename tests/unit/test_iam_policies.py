@@ -21,6 +21,9 @@ VARS = {
     "aws_region": "ap-southeast-7",
     "site_bucket_name": "p" * 28 + "-site-123456789012",
     "artifacts_bucket_name": "p" * 28 + "-artifacts-123456789012",
+    "web_release_bucket": "p" * 28 + "-artifacts-123456789012",
+    "web_release_prefix": "releases/frontend/",
+    "web_target_group_name": "p" * 28 + "-frontend",
 }
 MANAGED_POLICY_LIMIT = 6144  # IAM: characters of a managed policy document, whitespace not counted
 
@@ -38,7 +41,14 @@ def statements(policy: dict) -> list[dict]:
 
 @pytest.mark.parametrize(
     "name",
-    ["deploy-policy.json.j2", "cloudformation-role-policy.json.j2", "boundary-policy.json.j2", "drift-policy.json.j2"],
+    [
+        "deploy-policy.json.j2",
+        "cloudformation-role-policy.json.j2",
+        "boundary-policy.json.j2",
+        "drift-policy.json.j2",
+        "deploy-host-policy.json.j2",
+        "web-instance-policy.json.j2",
+    ],
 )
 def test_each_policy_renders_and_fits_the_managed_policy_size_limit(name):
     policy = render(name)
@@ -60,6 +70,35 @@ def test_the_deployer_has_no_iam_write_but_passing_the_stack_role_to_cloudformat
     assert not [
         a for s in statements(render("deploy-policy.json.j2")) for a in s["Action"] if a.endswith(":*") or a == "*"
     ]
+
+
+def test_the_deployer_may_pass_only_the_web_role_and_only_to_ec2():
+    """deploy-host: the web Auto Scaling group's rights; IAM only to read and pass the web instance profile."""
+    policy = statements(render("deploy-host-policy.json.j2"))
+    iam = {a: s for s in policy for a in s["Action"] if a.startswith("iam:")}
+    assert sorted(iam) == ["iam:CreateServiceLinkedRole", "iam:GetInstanceProfile", "iam:PassRole"]
+    assert iam["iam:PassRole"]["Resource"] == f"arn:aws:iam::123456789012:role/{VARS['project_name']}-web"
+    assert iam["iam:PassRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+    assert iam["iam:CreateServiceLinkedRole"]["Condition"] == {
+        "StringEquals": {"iam:AWSServiceName": "autoscaling.amazonaws.com"}
+    }
+    writes = [s for s in policy if any(a.startswith("autoscaling:") and "Describe" not in a for a in s["Action"])]
+    assert [s["Resource"] for s in writes] == [
+        f"arn:aws:autoscaling:ap-southeast-7:123456789012:autoScalingGroup:*:autoScalingGroupName/{VARS['project_name']}-web"
+    ]
+    assert not [a for s in policy for a in s["Action"] if a.endswith(":*") or a == "*"]
+
+
+def test_the_web_instance_reads_only_the_release_and_registers_only_in_its_target_group():
+    policy = statements(render("web-instance-policy.json.j2"))
+    grants = {a: s["Resource"] for s in policy for a in s["Action"]}
+    assert grants == {
+        "s3:GetObject": f"arn:aws:s3:::{VARS['web_release_bucket']}/releases/frontend/*",
+        "elasticloadbalancing:DescribeTargetGroups": "*",
+        "elasticloadbalancing:RegisterTargets": (
+            f"arn:aws:elasticloadbalancing:ap-southeast-7:123456789012:targetgroup/{VARS['web_target_group_name']}/*"
+        ),
+    }
 
 
 def test_the_stack_role_creates_roles_only_with_the_boundary_and_passes_them_only_to_lambda():
