@@ -198,7 +198,10 @@ def main() -> None:
     updates, left = repair_plan(drifts)
     repaired: list[dict] = []
     if module.params["repair"] and not module.check_mode and updates:
-        lam = module.client("lambda", retry_decorator=AWSRetry.jittered_backoff())
+        # ResourceConflictException: the function is still being updated (LastUpdateStatus InProgress).
+        lam = module.client(
+            "lambda", retry_decorator=AWSRetry.jittered_backoff(catch_extra_error_codes=["ResourceConflictException"])
+        )
         for update in updates:
             args = {k: v for k, v in update.items() if k != "LogicalResourceId"}
             try:
@@ -212,7 +215,9 @@ def main() -> None:
     if left and drifted:
         module.warn(f"stack {name}: drift not repaired by this module: {', '.join(left)}")
     module.exit_json(
-        changed=drifted,
+        # Check mode (make drift): a drifted stack is a change to make. A run: what it repaired; drift it
+        # cannot repair is warned about, not reported as a change every run.
+        changed=drifted if module.check_mode or not module.params["repair"] else bool(repaired),
         repaired=repaired,
         not_repaired=left,
         exists=True,
