@@ -99,6 +99,24 @@ def moto_url(tmp_path_factory):
     proc.wait(timeout=60)
 
 
+@pytest.fixture(scope="module")
+def plain_moto_url(tmp_path_factory):
+    """URL of an unpatched moto server private to one test module: the emulator gap tests show each gap
+    there, so the patch is what makes the difference."""
+    port = free_port()
+    proc = start_moto(port, patched=False, log_path=tmp_path_factory.mktemp("plain") / "moto.log")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def boto_client(url: str, service: str):
+    """A boto3 client of ``service`` against the emulator at ``url`` (test credentials, REGION)."""
+    return boto3.client(
+        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 def reset_moto(url: str) -> None:
     """Clear an emulator's state. Generous timeout: a reset drops every backend of a session-long emulator
     (and its stand-ins), which took more than 10 s in CI on a loaded 2-core machine."""

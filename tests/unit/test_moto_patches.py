@@ -4,28 +4,13 @@ us when a moto upgrade makes a patch unnecessary)."""
 
 from __future__ import annotations
 
-import boto3
 import botocore.exceptions
 import pytest
 
-from tests.conftest import REGION, free_port, start_moto
+from tests.conftest import REGION, free_port
+from tests.conftest import boto_client as client
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def plain_moto_url(tmp_path_factory):
-    port = free_port()
-    proc = start_moto(port, patched=False, log_path=tmp_path_factory.mktemp("plain") / "moto.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def client(url: str, service: str):
-    return boto3.client(
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
 
 
 def _two_slot_target_group(url: str) -> tuple[object, str, str]:

@@ -9,18 +9,9 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from tests.conftest import REGION, free_port, start_moto
+from tests.conftest import REGION
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def plain_moto_url(tmp_path_factory):
-    port = free_port()
-    proc = start_moto(port, patched=False, log_path=tmp_path_factory.mktemp("plain-waf") / "moto.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _clients(url: str):

@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import base64
 
-import boto3
 import botocore.exceptions
 import pytest
 
-from tests.conftest import REGION, free_port, start_moto
+from tests.conftest import boto_client as client
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.emulator
-
-
-@pytest.fixture(scope="module")
-def plain_moto_url(tmp_path_factory):
-    port = free_port()
-    proc = start_moto(port, patched=False, log_path=tmp_path_factory.mktemp("plain-lt") / "moto.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-def client(url: str, service: str):
-    return boto3.client(
-        service, endpoint_url=url, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
 
 
 def _template(url: str, profile: str) -> tuple[object, str]:

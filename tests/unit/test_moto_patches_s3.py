@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.conftest import REGION, free_port, start_moto
+from tests.conftest import REGION
 
 pytestmark = pytest.mark.emulator
 
@@ -15,15 +15,6 @@ RULE = {
     "Status": "Enabled",
     "NoncurrentVersionExpiration": {"NoncurrentDays": 30, "NewerNoncurrentVersions": 3},
 }
-
-
-@pytest.fixture(scope="module")
-def plain_moto_url(tmp_path_factory):
-    port = free_port()
-    proc = start_moto(port, patched=False, log_path=tmp_path_factory.mktemp("plain-s3") / "moto.log")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def _round_trip(url: str, bucket: str) -> dict:
