@@ -52,7 +52,12 @@ def test_bootstrap_creates_the_scoped_roles_and_converges(moto_reset, aws_client
         "gitlab.com:sub": "project_path:grp/site:ref_type:tag:ref:release-*",
     }
     attached = iam.list_attached_role_policies(RoleName="cloudsite-deploy")["AttachedPolicies"]
-    assert sorted(p["PolicyName"] for p in attached) == ["cloudsite-deploy", "cloudsite-drift"]
+    assert sorted(p["PolicyName"] for p in attached) == ["cloudsite-deploy", "cloudsite-deploy-host", "cloudsite-drift"]
+    # The web instances' role (web_host_mode asg): EC2 only, in the instance profile of the same name.
+    web_trust = document(iam.get_role(RoleName="cloudsite-web")["Role"]["AssumeRolePolicyDocument"])
+    assert [s["Principal"] for s in web_trust["Statement"]] == [{"Service": "ec2.amazonaws.com"}]
+    profile = iam.get_instance_profile(InstanceProfileName="cloudsite-web")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["cloudsite-web"]
     cfn_trust = document(iam.get_role(RoleName="cloudsite-cloudformation")["Role"]["AssumeRolePolicyDocument"])
     assert [s["Principal"] for s in cfn_trust["Statement"]] == [{"Service": "cloudformation.amazonaws.com"}]
     attached = iam.list_attached_role_policies(RoleName="cloudsite-cloudformation")["AttachedPolicies"]
