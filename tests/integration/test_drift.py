@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import ROOT, ansible_env
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-TASK = "aws_network : Ensure the web security group admits only the ALB (and the SSH allow-list)"
+TASK = "aws_network : Ensure the web security group admits only the ALB (and the admin allow-list)"
 
 
 def deploy(moto_url: str) -> None:
