@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import ipaddress
 import json
 import os
 import socket
@@ -154,6 +155,9 @@ def bridge_gateway() -> str:
     for config in info[0]["IPAM"]["Config"]:
         if config.get("Gateway"):
             return config["Gateway"]
+        if config.get("Subnet") and ":" not in config["Subnet"]:
+            # Some engines leave Gateway out: the default bridge's gateway is the subnet's first address.
+            return str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
     raise standins.StandinError("the docker bridge network has no gateway address")
 
 
@@ -236,7 +240,7 @@ class Boot:
                                 "instance_id": instance.id,
                                 "region": region,
                                 "account_id": account,
-                                "availability_zone": instance.placement,
+                                "availability_zone": instance._placement.zone or "",
                                 "private_ip": instance.private_ip or "",
                                 "image_id": instance.image_id,
                                 "instance_type": instance.instance_type,
