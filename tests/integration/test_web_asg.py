@@ -30,6 +30,8 @@ TAGS = "aws_network,ec2_host,alb"
 ARTIFACTS = "cloudsite-artifacts"
 RELEASE = "releases/frontend/current.json"
 HEAL_TIMEOUT = 600
+# The listener forwards only what CloudFront sends with the origin secret (inventories/local's value).
+ORIGIN = {"X-Origin-Verify": "local-origin-verify-0123456789abcdef"}
 RECAP = re.compile(r"^localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -97,7 +99,7 @@ def alb_workdir(emulator):
 
 def get(url: str, timeout: float = 3) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=ORIGIN), timeout=timeout) as answer:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, ""
