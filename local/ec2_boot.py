@@ -208,6 +208,8 @@ class Boot:
         self.relay = Relay(bridge_gateway(), (host, int(port)))
         self.relay_address = self.relay.address
         self.booted: set[str] = set()
+        self.regions: dict[str, str] = {}  # booted instance -> region (for its hosts lines)
+        self._buckets: list[str] = []
         self.failed: dict[str, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="ec2-boot", daemon=True)
@@ -275,13 +277,12 @@ class Boot:
         stage = self.workdir / name
         stage.mkdir(parents=True, exist_ok=True)
         (stage / "metadata.json").write_text(json.dumps(public))
-        (stage / "hosts").write_text("\n".join(hosts_lines(region, self.buckets())) + "\n")
+        (stage / "hosts").write_text("\n".join(hosts_lines(region, self._buckets)) + "\n")
         (stage / "user-data.txt").write_text(meta["user_data"])
         standins.docker("exec", name, "install", "-d", "-m", "0755", ENV_DIR, INSTANCE_DIR)
         files = {
             Path(__file__).with_name("instance_env.py"): f"{ENV_DIR}/instance_env.py",
             stage / "metadata.json": f"{ENV_DIR}/metadata.json",
-            stage / "hosts": f"{ENV_DIR}/hosts",
             cert: f"{ENV_DIR}/endpoint.pem",
             cert_key: f"{ENV_DIR}/endpoint.key",
             ca: f"/usr/local/share/ca-certificates/{CA_NAME}",
@@ -295,8 +296,9 @@ class Boot:
             "-c",
             f"chmod 0600 {ENV_DIR}/endpoint.key {ENV_DIR}/metadata.json"
             f" && (ip addr show dev lo | grep -q ' {IMDS_ADDRESS}/' || ip addr add {IMDS_ADDRESS}/32 dev lo)"
-            f" && cat {ENV_DIR}/hosts >> /etc/hosts && update-ca-certificates >/dev/null",
+            " && update-ca-certificates >/dev/null",
         )
+        self._write_hosts(name, stage / "hosts")
         standins.docker("exec", "-d", name, "python3", f"{ENV_DIR}/instance_env.py", "imds", f"{ENV_DIR}/metadata.json")
         standins.docker(
             "exec",
@@ -322,7 +324,36 @@ class Boot:
             f" date -u +%FT%TZ > {standins.BOOT_FINISHED}",
         )
         self.booted.add(name)
+        self.regions[name] = region
         self.log(f"{name} booted: user data running (log /var/log/cloud-init-output.log in the stand-in)")
+
+    @staticmethod
+    def _write_hosts(name: str, lines: Path) -> None:
+        """Replace the rehearsal's lines in the stand-in's /etc/hosts (a bind mount: rewritten in place)."""
+        standins.docker("cp", str(lines), f"{name}:{ENV_DIR}/hosts")
+        standins.docker(
+            "exec",
+            name,
+            "sh",
+            "-c",
+            f"grep -v ' # cloudsite-rehearsal$' /etc/hosts > {ENV_DIR}/hosts.base; "
+            f"cat {ENV_DIR}/hosts.base {ENV_DIR}/hosts > /etc/hosts",
+        )
+
+    def _refresh_buckets(self) -> None:
+        """Each bucket's virtual-hosted name must resolve in every booted stand-in, also a bucket made later
+        (a deploy creates the artifacts bucket after the group's first instance booted)."""
+        buckets = self.buckets()
+        if buckets == self._buckets:
+            return
+        self._buckets = buckets
+        for name, region in list(self.regions.items()):
+            stage = self.workdir / name
+            (stage / "hosts").write_text("\n".join(hosts_lines(region, buckets)) + "\n")
+            try:
+                self._write_hosts(name, stage / "hosts")
+            except standins.StandinError:  # the instance (and its stand-in) went away
+                self.regions.pop(name, None)
 
     @staticmethod
     def _wait_services(name: str, timeout: float = 20.0) -> None:
@@ -342,6 +373,7 @@ class Boot:
     def run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
+                self._refresh_buckets()
                 pending = self.pending()
             except Exception as error:  # a model changing under us: next pass
                 self.log(f"cannot read the EC2 state: {error}")

@@ -27,7 +27,7 @@ from tests.conftest import ROOT, ansible_env, free_port, reset_moto, start_moto
 
 pytestmark = [pytest.mark.emulator, pytest.mark.docker, pytest.mark.slow]
 TAGS = "aws_network,ec2_host,alb"
-ARTIFACTS = "cloudsite-artifacts"
+ARTIFACTS = "cloudsite-local-artifacts"  # inventories/local: artifacts_bucket_name
 RELEASE = "releases/frontend/current.json"
 HEAL_TIMEOUT = 600
 # The listener forwards only what CloudFront sends with the origin secret (inventories/local's value).
