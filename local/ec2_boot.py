@@ -266,7 +266,7 @@ class Boot:
         name, region = meta["instance_id"], meta["region"]
         key = standins.ssh_key()
         image = standins_image()
-        standins.ensure(name, key, self.endpoint, image, standins_user())
+        standins.ensure(name, key, self.endpoint, image, standins_user(), any_image=True)
         started = standins.docker("exec", name, "sh", "-c", f"test -e {INSTANCE_DIR}/user-data.txt && echo yes || true")
         if started == "yes":  # booted before this emulator process (or by an earlier pass)
             self.booted.add(name)

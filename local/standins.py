@@ -76,16 +76,19 @@ def ensure(
     user: str,
     state: str | Path = ".local",
     booted: bool = False,
+    any_image: bool = False,
 ) -> tuple[str, bool]:
     """Make sure stand-in ``name`` runs ``image`` and answers SSH; returns (address, created).
 
     ``booted``: the instance has no user data, so its "cloud-init" has nothing to run: boot-finished is
     written at creation, as on an EC2 instance whose boot is over (the host play waits for that file).
+    ``any_image``: a running stand-in is kept whatever image it runs (the boot takes the one an inventory
+    with its own ``image`` option made).
     """
     with locked(state_dir(state) / "standins" / f"{name}.lock"):
         created = False
         running = docker("inspect", "-f", "{{.State.Running}} {{.Config.Image}}", name, check=False)
-        if running != f"true {image}":
+        if not (running == f"true {image}" or (any_image and running.startswith("true "))):
             created = True
             docker("rm", "-f", name, check=False)
             docker("volume", "create", "--label", LABEL, "--label", f"cloudsite.endpoint={endpoint}", f"{name}-docker")
