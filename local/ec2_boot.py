@@ -14,6 +14,7 @@ local ALB in the emulator process (``local.moto_server``, only with the data pla
   credentials), the local CA in the trust store, /etc/hosts sending the AWS endpoint names the user
   data's boto3 uses (S3 virtual-hosted, ELBv2, STS, EC2) to a TLS terminator on 127.0.0.1:443, which
   relays to a TCP relay here on the docker bridge gateway, which relays to the emulator on loopback;
+- a terminated instance's stand-in is removed at once (no longer served by the local ALB);
 - it runs the user data as root in the background (/var/lib/cloud/instance/user-data.txt, output in
   /var/log/cloud-init-output.log) and writes /var/lib/cloud/instance/boot-finished when it ends,
   whatever its exit code, as cloud-init does. The host play waits for that file before using apt.
@@ -211,6 +212,7 @@ class Boot:
         self.regions: dict[str, str] = {}  # booted instance -> region (for its hosts lines)
         self._buckets: list[str] = []
         self.failed: dict[str, str] = {}
+        self.gone: set[str] = set()  # terminated instances seen (their stand-ins removed)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="ec2-boot", daemon=True)
 
@@ -221,12 +223,16 @@ class Boot:
         """Running instances with user data this boot has not booted (nor failed to boot)."""
         from moto.ec2.models import ec2_backends
 
-        found = []
+        found: list[dict[str, Any]] = []
+        terminated: list[str] = []
         for account in list(ec2_backends.keys()):
             for region in list(ec2_backends[account].keys()):
                 backend = ec2_backends[account][region]
                 for reservation in list(backend.reservations.values()):
                     for instance in list(reservation.instances):
+                        if instance.state == "terminated" and instance.id not in self.gone:
+                            self.gone.add(instance.id)
+                            terminated.append(instance.id)
                         if instance.state != "running" or instance.id in self.booted or instance.id in self.failed:
                             continue
                         script = decode_user_data(instance.user_data)
@@ -251,7 +257,29 @@ class Boot:
                                 "user_data": script,
                             }
                         )
+        self.terminate(terminated)
         return found
+
+    def terminate(self, instance_ids: list[str]) -> None:
+        """A terminated instance stops at once (its stand-in goes, as the plugin would remove it on the next
+        inventory parse): otherwise the local ALB would keep reaching a lost instance's containers."""
+        if not instance_ids:
+            return
+        ours = standins.docker(
+            "ps",
+            "-a",
+            "--filter",
+            f"label={standins.LABEL}",
+            "--filter",
+            f"label=cloudsite.endpoint={self.endpoint}",
+            "--format",
+            "{{.Names}}",
+        ).split()
+        for name in set(instance_ids) & set(ours):
+            standins.docker("rm", "-f", "-v", name, check=False)
+            standins.docker("volume", "rm", "-f", f"{name}-docker", check=False)
+            self.regions.pop(name, None)
+            self.log(f"{name} terminated: stand-in removed")
 
     def buckets(self) -> list[str]:
         from moto.s3.models import s3_backends

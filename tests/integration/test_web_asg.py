@@ -208,9 +208,13 @@ def serving_listener(workdir) -> int:
     raise AssertionError(f"no ALB listener serves /version.json: {listeners}")
 
 
+def docker_has(name: str) -> bool:
+    return subprocess.run(["docker", "inspect", name], capture_output=True).returncode == 0
+
+
 def slots_healthy(aws_client, instance_id: str) -> dict[int, str]:
     elbv2 = aws_client("elbv2")
-    arn = elbv2.describe_target_groups(Names=["cloudsite-web"])["TargetGroups"][0]["TargetGroupArn"]
+    arn = elbv2.describe_target_groups(Names=["cloudsite-frontend"])["TargetGroups"][0]["TargetGroupArn"]
     described = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
     return {d["Target"]["Port"]: d["TargetHealth"]["State"] for d in described if d["Target"]["Id"] == instance_id}
 
@@ -235,11 +239,13 @@ def test_a_terminated_instance_is_replaced_and_boots_to_serve_the_site_without_a
     assert [i["InstanceId"] for i in group(aws_client)["Instances"]] == [replacement["InstanceId"]]
     new = replacement["InstanceId"]
 
-    first_200 = None
+    first_200, lost_gone = None, False
     states: dict[int, str] = {}
     while time.monotonic() - started < HEAL_TIMEOUT:
         status, body = get(f"http://127.0.0.1:{port}/version.json")
-        if status == 200 and json.loads(body).get("hash") == release["version"]:
+        # Only once the lost instance's stand-in is gone can a 200 come from the replacement alone.
+        lost_gone = lost_gone or not docker_has(lost["InstanceId"])
+        if lost_gone and status == 200 and json.loads(body).get("hash") == release["version"]:
             first_200 = first_200 or time.monotonic() - started
             states = slots_healthy(aws_client, new)
             if sorted(states) == sorted(release["ports"]) and set(states.values()) == {"healthy"}:
