@@ -116,7 +116,11 @@ def start_dataplane(endpoint: str) -> None:
     # plane only, as a rehearsal that serves traffic is the one that needs instances to heal.
     from local import ec2_boot
 
-    boot = ec2_boot.start(endpoint, alb.workdir)
+    try:
+        boot = ec2_boot.start(endpoint, alb.workdir)
+    except Exception as error:  # the ALB still serves; instances just do not boot (as without the data plane)
+        print(f"local EC2 boot off: {error}", file=sys.stderr, flush=True)
+        return
     print(f"local EC2 boot: relay on {boot.relay_address}", file=sys.stderr, flush=True)
     atexit.register(boot.stop)
 
