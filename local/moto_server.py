@@ -42,7 +42,18 @@ def identity(port: int) -> dict[str, Any]:
     """What the health route answers: enough to tell this checkout's emulator from any other."""
     import moto
 
-    return {"service": "cloudsite-moto", "pid": os.getpid(), "root": str(ROOT), "port": port, "moto": moto.__version__}
+    from local import ec2_boot
+
+    return {
+        "service": "cloudsite-moto",
+        "pid": os.getpid(),
+        "root": str(ROOT),
+        "port": port,
+        "moto": moto.__version__,
+        # Whether this emulator boots instances (runs their user data, local.ec2_boot): the stand-in
+        # inventory then leaves boot-finished to the boot.
+        "ec2_boot": ec2_boot.current() is not None,
+    }
 
 
 def _addresses(destinations: Any) -> list[str]:
@@ -101,6 +112,17 @@ def start_dataplane(endpoint: str) -> None:
 
     # main() turns SIGTERM into sys.exit: stop the proxies at exit.
     atexit.register(alb.stop)
+    # The instance boot (user data, instance metadata, AWS endpoints from inside a stand-in): with the data
+    # plane only, as a rehearsal that serves traffic is the one that needs instances to heal.
+    from local import ec2_boot
+
+    try:
+        boot = ec2_boot.start(endpoint, alb.workdir)
+    except Exception as error:  # the ALB still serves; instances just do not boot (as without the data plane)
+        print(f"local EC2 boot off: {error}", file=sys.stderr, flush=True)
+        return
+    print(f"local EC2 boot: relay on {boot.relay_address}", file=sys.stderr, flush=True)
+    atexit.register(boot.stop)
 
 
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")

@@ -66,32 +66,18 @@ options:
 
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ansible.errors import AnsibleError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
-LABEL = "cloudsite.standin=1"
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-
-def standin_tag(release: str, user: str) -> str:
-    """The tag local.images builds (one naming: imported from there, the repository on the path)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from local.images import standin_tag as tag
-
-    return tag(release, user)
-
-
-def _docker(*args: str, check: bool = True) -> str:
-    run = subprocess.run(["docker", *args], capture_output=True, text=True)
-    if check and run.returncode != 0:
-        raise AnsibleError(f"docker {' '.join(args[:2])} failed: {run.stderr.strip()}")
-    return run.stdout.strip()
+from local import standins  # the repository on the path first
+from local.images import standin_tag
 
 
 class InventoryModule(BaseInventoryPlugin):
@@ -111,13 +97,32 @@ class InventoryModule(BaseInventoryPlugin):
         instances = self._instances(endpoint)
         if instances is None:
             return
-        key = self._ssh_key()
+        key = standins.ssh_key(self.get_option("state_dir"))
         user = self.get_option("user")
         image = self.get_option("image") or standin_tag("bookworm", user)
         wanted = {i["InstanceId"]: i for i in instances}
-        self._remove_stale(set(wanted), endpoint)
+        boots = self._emulator_boots(endpoint)
+        try:
+            standins.remove_stale(set(wanted), endpoint)
+            addresses = {
+                # An instance without user data has nothing for cloud-init to run: booted at creation. One
+                # with user data is booted by the emulator (local.ec2_boot, on with the data plane), which
+                # the host play waits for; an emulator without it never runs user data: booted too.
+                instance_id: standins.ensure(
+                    instance_id,
+                    key,
+                    endpoint,
+                    image,
+                    user,
+                    state=self.get_option("state_dir"),
+                    booted=not (boots and self._has_user_data(endpoint, instance)),
+                )[0]
+                for instance_id, instance in sorted(wanted.items())
+            }
+        except standins.StandinError as error:
+            raise AnsibleError(str(error)) from None
         for instance_id, instance in sorted(wanted.items()):
-            address = self._ensure_standin(instance_id, key, endpoint, image, user)
+            address = addresses[instance_id]
             self.inventory.add_host(instance_id, group=group)
             for var, value in {
                 "ansible_host": address,
@@ -169,104 +174,28 @@ class InventoryModule(BaseInventoryPlugin):
                 " (or set LOCAL_AWS_PORT to the port it listens on)"
             ) from None
 
-    def _ssh_key(self) -> Path:
-        state = Path(self.get_option("state_dir"))
-        state = state if state.is_absolute() else ROOT / state
-        key = state / "ssh" / "id_ed25519"
-        if not key.exists():
-            key.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "cloudsite-standin", "-f", str(key)],
-                check=True,
-            )
-        return key
+    @staticmethod
+    def _emulator_boots(endpoint: str) -> bool:
+        """Whether the emulator runs instances' user data (its health route says so, local.moto_server)."""
+        import urllib.request
 
-    def _remove_stale(self, keep: set[str], endpoint: str) -> None:
-        listed = _docker(
-            "ps",
-            "-a",
-            "--filter",
-            f"label={LABEL}",
-            "--filter",
-            f"label=cloudsite.endpoint={endpoint}",
-            "--format",
-            "{{.Names}}",
-        )
-        for name in listed.split():
-            if name not in keep:
-                _docker("rm", "-f", "-v", name, check=False)
-                _docker("volume", "rm", "-f", f"{name}-docker", check=False)
-
-    def _ensure_standin(self, name: str, key: Path, endpoint: str, image: str, user: str) -> str:
-        state = _docker("inspect", "-f", "{{.State.Running}} {{.Config.Image}}", name, check=False)
-        if state != f"true {image}":
-            _docker("rm", "-f", name, check=False)
-            _docker("volume", "create", "--label", LABEL, "--label", f"cloudsite.endpoint={endpoint}", f"{name}-docker")
-            _docker(
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--hostname",
-                name,
-                "--label",
-                LABEL,
-                "--label",
-                f"cloudsite.endpoint={endpoint}",
-                "--cap-add",
-                "SYS_ADMIN",
-                "--cap-add",
-                "NET_ADMIN",
-                "--security-opt",
-                "seccomp=unconfined",
-                "--cgroupns=host",
-                "-v",
-                "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-                "--tmpfs",
-                "/run",
-                "--tmpfs",
-                "/run/lock",
-                "--stop-signal",
-                "SIGRTMIN+3",
-                "-v",
-                f"{name}-docker:/var/lib/docker",
-                image,
-                "/lib/systemd/systemd",
-            )
-            # Like cloud-init on EC2: the key pair's public key written once into the user's own, writable
-            # authorized_keys (not a read-only bind mount), so a key rotation on the host can replace it.
-            authorized = f"/home/{user}/.ssh/authorized_keys"
-            install = subprocess.run(
-                [
-                    "docker",
-                    "exec",
-                    "-i",
-                    name,
-                    "sh",
-                    "-c",
-                    f"install -d -m 700 -o {user} -g {user} /home/{user}/.ssh && cat > {authorized}"
-                    f" && chown {user}:{user} {authorized} && chmod 600 {authorized}",
-                ],
-                input=Path(f"{key}.pub").read_text(),
-                capture_output=True,
-                text=True,
-            )
-            if install.returncode != 0:
-                raise AnsibleError(f"cannot install the SSH key in stand-in {name}: {install.stderr.strip()}")
-        info = json.loads(_docker("inspect", name))[0]
-        address = next(iter(info["NetworkSettings"]["Networks"].values()))["IPAddress"]
-        self._wait_ssh(address)
-        return address
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/cloudsite/health", timeout=10) as answer:
+                return bool(json.load(answer).get("ec2_boot"))
+        except (OSError, ValueError):
+            return False
 
     @staticmethod
-    def _wait_ssh(address: str, timeout: float = 60.0) -> None:
-        import socket
+    def _has_user_data(endpoint: str, instance: dict) -> bool:
+        """DescribeInstanceAttribute userData: does cloud-init have a script to run on this instance?"""
+        import boto3
 
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            with socket.socket() as s:
-                s.settimeout(0.5)
-                if s.connect_ex((address, 22)) == 0:
-                    return
-            time.sleep(0.3)
-        raise AnsibleError(f"stand-in at {address} did not open SSH within {timeout:.0f} s")
+        client = boto3.client(
+            "ec2",
+            endpoint_url=endpoint,
+            region_name=instance["_region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        answer = client.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
+        return bool(answer.get("UserData", {}).get("Value"))
