@@ -131,6 +131,10 @@ def real_env(tmp_path_factory, docker_engine):
         served: dict[str, dict] = {}
         if runs["deploy"].returncode == 0:
             served["build 1"] = _served(moto_url, f"{project}-site-123456789012")
+            # An archive of a version no host records any more (as an old deploy leaves): the next roll prunes it.
+            stale = ROOT / "artifacts" / "images" / "cloudsite_frontend-0stale.tar"
+            stale.parent.mkdir(parents=True, exist_ok=True)
+            stale.write_bytes(b"")
             # Builds 2 and 3: the whole deploy, then the "change the site" recipe (containers and S3 only;
             # no bake: the deploy and update above bake, this build only has to exist for the rollback).
             for label, marker, extra in (
@@ -145,6 +149,7 @@ def real_env(tmp_path_factory, docker_engine):
                     label, env_vars, "deploy", f"ENV={env_name}", f"ANSIBLE_ARGS=-e site_source_dir={site}{extra}"
                 )
             served["build 3"] = _served(moto_url, f"{project}-site-123456789012")
+            archives = sorted(p.name for p in stale.parent.glob("cloudsite_frontend-*.tar"))
             # Beyond the recorded history: one line, nothing changed. Then two builds back, both parts.
             runs["rollback too far"] = _make("rollback too far", env_vars, "rollback", f"ENV={env_name}", "STEPS=3")
             served["after refused rollback"] = _served(moto_url, f"{project}-site-123456789012")
@@ -158,6 +163,7 @@ def real_env(tmp_path_factory, docker_engine):
         ]
         yield {
             "runs": runs,
+            "archives": locals().get("archives", []),
             "served": served,
             "records_left": left,
             "actions": [json.loads(line) for line in record.read_text().splitlines() if line],
@@ -258,6 +264,14 @@ def test_recorded_actions_name_real_operations(real_env):
     unrouted = [e for e in real_env["actions"] if " " in e["operation"]]
     assert not unrouted, unrouted[:10]
     assert os.environ.get("CLOUDSITE_RECORD_ACTIONS") is None
+
+
+def test_the_controller_keeps_image_archives_only_of_recorded_versions(real_env):
+    """After three builds (history depth 2): the three recorded versions' archives, the stale one pruned."""
+    archives = real_env["archives"]
+    assert "cloudsite_frontend-0stale.tar" not in archives, archives
+    served = {v for k, v in real_env["served"]["build 3"].items() if k != "s3"}
+    assert {f"cloudsite_frontend-{v}.tar" for v in served} <= set(archives), archives
 
 
 def test_rollback_steps_takes_containers_and_site_back_to_the_same_build(real_env):
