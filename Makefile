@@ -66,8 +66,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Two streams at once (tools/pytest_streams.sh: tests/stream-b.txt in a copy of the tree); PYTEST_STREAMS=1
+# for one. With a test path in PYTEST_ARGS, plain pytest on it.
 pytest: setup browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@bash tools/pytest_streams.sh $(PYTEST_ARGS)
 
 molecule: setup
 	@for s in $(MOLECULE_SCENARIOS); do echo "== molecule test -s $$s"; $(BIN)/molecule test -s $$s || exit 1; done
