@@ -181,16 +181,9 @@ class Relay:
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def _connect(self, client: socket.socket) -> None:
-        from local.instance_env import _pump
+        from local.instance_env import splice
 
-        try:
-            upstream = socket.create_connection(self.target, timeout=10)
-            upstream.settimeout(None)
-        except OSError:
-            client.close()
-            return
-        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
+        splice(client, self.target)
 
     def stop(self) -> None:
         self._stop.set()

@@ -140,6 +140,19 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
                 pass
 
 
+def splice(client: socket.socket, address: tuple[str, int]) -> None:
+    """Connect to ``address`` and copy bytes both ways until either side closes (``client`` is closed when
+    the connection fails). The TLS terminator here and the host-side relay (local.ec2_boot) share it."""
+    try:
+        remote = socket.create_connection(address, timeout=10)
+        remote.settimeout(None)
+    except OSError:
+        client.close()
+        return
+    threading.Thread(target=_pump, args=(remote, client), daemon=True).start()
+    _pump(client, remote)
+
+
 def serve_tls(cert: str, key: str, upstream: str, host: str = "127.0.0.1", port: int = 443) -> None:
     """Terminate TLS for the AWS endpoint names (/etc/hosts sends them here) and relay the plain HTTP."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -150,13 +163,10 @@ def serve_tls(cert: str, key: str, upstream: str, host: str = "127.0.0.1", port:
     def handle(raw: socket.socket) -> None:
         try:
             client = context.wrap_socket(raw, server_side=True)
-            remote = socket.create_connection((up_host, int(up_port)), timeout=10)
-            remote.settimeout(None)
         except OSError:
             raw.close()
             return
-        threading.Thread(target=_pump, args=(remote, client), daemon=True).start()
-        _pump(client, remote)
+        splice(client, (up_host, int(up_port)))
 
     while True:
         raw, _ = listener.accept()
