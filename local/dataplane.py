@@ -339,13 +339,18 @@ def read_elbv2() -> dict[str, Any]:
     return state
 
 
-def container_address(name: str) -> str:
+def container_address(name: str, previous: str = "") -> str:
+    """The bridge address of container ``name``; "" when there is no such container (or it has no address).
+    A lookup that fails for another reason (a busy engine on a loaded machine) keeps ``previous``: a
+    target must not look gone, and leave the proxy, because ``docker inspect`` failed once."""
     run = subprocess.run(
         ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
         capture_output=True,
         text=True,
     )
-    return run.stdout.split()[0] if run.returncode == 0 and run.stdout.split() else ""
+    if run.returncode == 0:
+        return run.stdout.split()[0] if run.stdout.split() else ""
+    return "" if "no such" in run.stderr.lower() else previous
 
 
 class Alb:
@@ -514,7 +519,7 @@ class Alb:
             for target_id, _ in tg["targets"]:
                 # Re-read every 10 s: a re-created stand-in may have a new bridge address.
                 if not self._addresses.get(target_id) or time.monotonic() - self._looked_up.get(target_id, 0) > 10:
-                    self._addresses[target_id] = container_address(target_id)
+                    self._addresses[target_id] = container_address(target_id, self._addresses.get(target_id, ""))
                     self._looked_up[target_id] = time.monotonic()
         registered = {
             f"{backend_name(tg['name'])}/{server_name(t, p)}": tg
