@@ -80,6 +80,16 @@ from local import standins  # the repository on the path first
 from local.images import standin_tag
 
 
+def _ec2(endpoint: str, region: str):
+    """An EC2 client of the emulator at ``endpoint`` (test credentials): the instance listing and the
+    user-data reads share it."""
+    import boto3
+
+    return boto3.client(
+        "ec2", endpoint_url=endpoint, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 class InventoryModule(BaseInventoryPlugin):
     NAME = "cloudsite_standins"
 
@@ -140,17 +150,10 @@ class InventoryModule(BaseInventoryPlugin):
                 self.inventory.set_variable(instance_id, var, value)
 
     def _instances(self, endpoint: str):
-        import boto3
         import botocore.exceptions
 
         def client(region: str):
-            return boto3.client(
-                "ec2",
-                endpoint_url=endpoint,
-                region_name=region,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
+            return _ec2(endpoint, region)
 
         filters = [{"Name": "instance-state-name", "Values": ["running"]}]
         for name, value in (self.get_option("filters") or {}).items():
@@ -188,14 +191,7 @@ class InventoryModule(BaseInventoryPlugin):
     @staticmethod
     def _has_user_data(endpoint: str, instance: dict) -> bool:
         """DescribeInstanceAttribute userData: does cloud-init have a script to run on this instance?"""
-        import boto3
-
-        client = boto3.client(
-            "ec2",
-            endpoint_url=endpoint,
-            region_name=instance["_region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+        answer = _ec2(endpoint, instance["_region"]).describe_instance_attribute(
+            InstanceId=instance["InstanceId"], Attribute="userData"
         )
-        answer = client.describe_instance_attribute(InstanceId=instance["InstanceId"], Attribute="userData")
         return bool(answer.get("UserData", {}).get("Value"))
