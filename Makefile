@@ -10,7 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
+.PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset clean summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
 .PHONY: venv init check-env controller-docker deploy smoke teardown
 
 # A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
@@ -83,6 +83,12 @@ local-down:
 local-reset:
 	@$(BIN)/python -m local.envctl reset
 
+# Everything generated lives under build/ (tools/paths.py, group_vars/all.yml output_root): the emulator and its
+# stand-ins are stopped first (their pid files are there), then build/ goes.
+clean:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m local.envctl down; fi
+	rm -rf build
+
 bench: setup
 	$(BIN)/python bench/s3_sync_bench.py $(BENCH_ARGS)
 
@@ -149,6 +155,6 @@ cost: check-inventory
 cost-refresh:
 	$(BIN)/python cost/refresh.py $(COST_REFRESH_ARGS)
 
-# drift: the deploy in --check --diff, reported per resource; exit 0 in sync, 2 drift, 1 error (JSON: artifacts/drift.json).
+# drift: the deploy in --check --diff, reported per resource; exit 0 in sync, 2 drift, 1 error (JSON: build/drift.json).
 drift: check-inventory
 	$(BIN)/python drift/run.py -i inventories/$(INVENTORY) site.yml $(ANSIBLE_ARGS)

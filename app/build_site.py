@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deterministic build of the static site: content-hashed asset names, rewritten HTML, version.json.
 
-    python app/build_site.py --src app/site --out app/site/build [--config artifacts/config.json]
+    python app/build_site.py --src app/site --out build/site [--config build/config.json]
                              [--check] [--json]
 
 * css, js, images and fonts are renamed ``<stem>.<8 hex of sha256>.<ext>`` (served ``immutable``);

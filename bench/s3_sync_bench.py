@@ -7,7 +7,8 @@ Starts one private patched moto server on a free loopback port, generates a site
 above 8 MiB so multipart is used), and times four scenarios per tool: first upload (fresh bucket), no-change
 re-sync, one-file change, one-file delete. The emulator is reset before each tool's run. Prints medians and
 ratios to aws s3 sync and to s5cmd. community.aws.s3_sync sends one HEAD per file and is slow: it runs
---peer-runs times (default 1; 0 skips it).
+--peer-runs times (default 1; 0 skips it). Works in build/bench/ (the generated site and the emulator's log,
+removed at the end) and writes the medians to build/bench/s3_sync_bench.json (--json: elsewhere).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a script: the repository first, for tools.paths
+
+from tools.paths import OUTPUT_ROOT  # noqa: E402
+
+OUT = OUTPUT_ROOT / "bench"
 BIN = ROOT / ".venv" / "bin"
 SCENARIOS = ("first upload", "no-change", "one-file change", "one-file delete")
 CHANGED = "blog/post-0001/index.html"
@@ -202,12 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--peer-runs", type=int, default=1, help="runs of community.aws.s3_sync (slow)")
     parser.add_argument("--quick", action="store_true", help="200 files, 1 run, one big file: a CI smoke")
-    parser.add_argument("--json", type=Path, help="also write the medians here")
+    parser.add_argument("--json", type=Path, default=OUT / "s3_sync_bench.json", help="write the medians here")
     args = parser.parse_args(argv)
     if args.quick:
         args.files, args.big, args.runs, args.peer_runs = 200, 1, 1, min(args.peer_runs, 1)
 
-    work = Path(tempfile.mkdtemp(prefix="s3bench-"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="s3bench-", dir=OUT))
     port = free_port()
     moto = start_moto(port, work / "moto.log")
     try:
@@ -231,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
         medians = {t: {s: statistics.median(v) for s, v in samples[t].items() if v} for t in tools}
         print_table(medians, samples, uploads)
-        if args.json:
-            args.json.write_text(json.dumps({"files": count, "bytes": size, "medians": medians}, indent=2))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"files": count, "bytes": size, "medians": medians}, indent=2))
+        print(f"medians: {args.json}")
         ours = medians["ours"]
         print(
             f"\ntargets: first upload {ours['first upload'] / medians['aws']['first upload']:.2f}x aws (<= 1.0), "

@@ -3,7 +3,7 @@
     python drift/run.py [ansible-playbook arguments ...]     (default: site.yml)
 
 Exit status: 0 in sync, 2 drift found, 1 error. The drift_report callback writes the JSON report to
-$DRIFT_REPORT (default artifacts/drift.json) and prints the table after the run.
+$DRIFT_REPORT (default build/drift.json) and prints the table after the run.
 """
 
 from __future__ import annotations
@@ -15,11 +15,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the repository first, for tools.paths
+
+from tools.paths import OUTPUT_ROOT  # noqa: E402
+
 EXIT = {"in_sync": 0, "drift": 2}
 
 
 def main(argv: list[str]) -> int:
-    report = Path(os.environ.get("DRIFT_REPORT") or ROOT / "artifacts" / "drift.json").resolve()
+    report = Path(os.environ.get("DRIFT_REPORT") or OUTPUT_ROOT / "drift.json").resolve()
     report.parent.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)
     args = argv or ["site.yml"]

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.paths import LOCAL_STATE
+
 IMAGE = os.environ.get("LOCAL_DATAPLANE_IMAGE", "cloudsite/dataplane16:bookworm")
 DOCKERFILE = """\
 FROM cloudsite/debian:bookworm
@@ -634,7 +636,7 @@ def start_from_env(endpoint: str) -> Alb | None:
         return None
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise DataPlaneError(f"LOCAL_ALB_PORT must be a TCP port number, got {raw!r}")
-    workdir = Path(os.environ.get("LOCAL_DATAPLANE_DIR") or Path(".local") / f"dataplane-{endpoint.rsplit(':', 1)[1]}")
+    workdir = Path(os.environ.get("LOCAL_DATAPLANE_DIR") or LOCAL_STATE / f"dataplane-{endpoint.rsplit(':', 1)[1]}")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     for leftover in ("haproxy.sock", "haproxy.state", "alb.json", "edge.json"):

@@ -6,8 +6,8 @@
     python -m local.envctl down      stop processes, remove stand-in containers/volumes and state
     python -m local.envctl urls      JSON: the local edge and ALB URLs (local.dataplane)
 
-State lives in ``.local/`` at the repository root (pid files, logs, generated SSH key). Port: env
-``LOCAL_AWS_PORT`` (default 5000). Every failure is one line on stderr and a non-zero exit.
+State (pid files, logs, the data plane's files) lives in ``build/local/`` (``tools.paths.LOCAL_STATE``), or in
+``LOCAL_STATE_DIR`` when that is set. Port: env ``LOCAL_AWS_PORT`` (default 5000). Every failure is one line on stderr and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tools.paths import LOCAL_STATE
+
 ROOT = Path(__file__).resolve().parent.parent
-STATE = Path(os.environ.get("LOCAL_STATE_DIR", ROOT / ".local"))
+STATE = Path(os.environ.get("LOCAL_STATE_DIR") or LOCAL_STATE)
 HOST = "127.0.0.1"
 
 
@@ -124,7 +126,7 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def owned_pid(name: str, module: str, p: int) -> int | None:
-    """The pid from ``.local/<name>.pid`` if that process is alive and is this checkout's ``module`` on port p.
+    """The pid from ``<STATE>/<name>.pid`` if that process is alive and is this checkout's ``module`` on port p.
 
     Ownership comes from the pid file and the process's command line, never from how fast it answers.
     """

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tools.paths import LOCAL_STATE
+
 LABEL = "cloudsite.standin=1"
 ROOT = Path(__file__).resolve().parent.parent
 BOOT_FINISHED = "/var/lib/cloud/instance/boot-finished"
@@ -35,12 +37,12 @@ def docker(*args: str, check: bool = True) -> str:
     return run.stdout.strip()
 
 
-def state_dir(path: str | Path = ".local") -> Path:
+def state_dir(path: str | Path = LOCAL_STATE) -> Path:
     path = Path(path)
     return path if path.is_absolute() else ROOT / path
 
 
-def ssh_key(state: str | Path = ".local") -> Path:
+def ssh_key(state: str | Path = LOCAL_STATE) -> Path:
     """The stand-ins' key pair (generated once): what EC2's key pair is to an instance."""
     key = state_dir(state) / "ssh" / "id_ed25519"
     with locked(state_dir(state) / "ssh" / ".keygen.lock"):
@@ -74,7 +76,7 @@ def ensure(
     endpoint: str,
     image: str,
     user: str,
-    state: str | Path = ".local",
+    state: str | Path = LOCAL_STATE,
     booted: bool = False,
     any_image: bool = False,
 ) -> tuple[str, bool]:

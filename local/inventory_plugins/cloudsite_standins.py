@@ -52,8 +52,10 @@ options:
     description: Inventory group the stand-ins join.
     default: web
   state_dir:
-    description: Where the generated SSH key lives (relative paths are relative to the repository).
-    default: .local
+    description:
+      - Where the generated SSH key lives (relative paths are relative to the repository). Empty (the
+        default) means C(tools.paths.LOCAL_STATE), C(build/local).
+    default: ""
   strict:
     description:
       - Fail when the emulator does not answer (the default). When false, the C(web) group is empty
@@ -78,6 +80,7 @@ if str(ROOT) not in sys.path:
 
 from local import standins  # the repository on the path first
 from local.images import standin_tag
+from tools.paths import LOCAL_STATE
 
 
 def _ec2(endpoint: str, region: str):
@@ -107,7 +110,8 @@ class InventoryModule(BaseInventoryPlugin):
         instances = self._instances(endpoint)
         if instances is None:
             return
-        key = standins.ssh_key(self.get_option("state_dir"))
+        state = self.get_option("state_dir") or LOCAL_STATE
+        key = standins.ssh_key(state)
         user = self.get_option("user")
         image = self.get_option("image") or standin_tag("bookworm", user)
         wanted = {i["InstanceId"]: i for i in instances}
@@ -124,7 +128,7 @@ class InventoryModule(BaseInventoryPlugin):
                     endpoint,
                     image,
                     user,
-                    state=self.get_option("state_dir"),
+                    state=state,
                     booted=not (boots and self._has_user_data(endpoint, instance)),
                 )[0]
                 for instance_id, instance in sorted(wanted.items())

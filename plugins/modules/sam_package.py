@@ -40,7 +40,7 @@ EXAMPLES = r"""
 - name: Package the backend functions
   sam_package:
     template: "{{ repo_root }}/app/backend/template.yaml"
-    dest: "{{ repo_root }}/artifacts/backend"
+    dest: "{{ output_root }}/sam"
     bucket: cloudsite-artifacts
     key_prefix: backend/
   register: packaged

@@ -4,7 +4,7 @@ The local environment's pieces, on free loopback ports: the site built by ``app/
 config.json naming the local API (``local/local_api.py``), whose table and SES identities live in the
 session's private emulator, served by a stdlib HTTP server. The page must show a visitor count, show
 it one higher in a new browser session (reloads within a session only read it), and show the API's
-validation message for a bad email. A screenshot is saved under artifacts/screenshots/ and its path
+validation message for a bad email. A screenshot is saved under build/screenshots/ and its path
 printed (run pytest with -rA or -s to see it) and recorded as the test's ``screenshot`` property.
 """
 
@@ -25,6 +25,7 @@ import pytest
 
 from app import build_site
 from tests.conftest import ROOT, free_port
+from tools.paths import OUTPUT_ROOT
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -40,7 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SCREENSHOTS = OUTPUT_ROOT / "screenshots"
 TABLE = "cloudsite-browser-visitors"
 SENDER = "noreply@example.com"
 RECIPIENT = "owner@example.com"

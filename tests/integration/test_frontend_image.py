@@ -52,7 +52,7 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 
 @pytest.fixture(scope="module")
 def image_factory(docker_engine, tmp_path_factory):
-    """Build images from a private copy of the build context (the repo's app/frontend/site is not touched)."""
+    """Build images from a private copy of the build context (nothing in the checkout is written)."""
     if docker("image", "inspect", nginx_tag(), check=False).returncode != 0:
         pytest.fail(f"base image {nginx_tag()} is missing: run 'python -m local.images ensure --only nginx'")
     context = tmp_path_factory.mktemp("frontend-context")

@@ -29,6 +29,7 @@ import yaml
 from local import envctl
 from tests.conftest import RECAP, ROOT, ansible_env, free_port, start_moto
 from tests.iam_actions import iam_actions
+from tools.paths import OUTPUT_ROOT
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow, pytest.mark.docker]
 
@@ -132,7 +133,7 @@ def real_env(tmp_path_factory, docker_engine):
         if runs["deploy"].returncode == 0:
             served["build 1"] = _served(moto_url, f"{project}-site-123456789012")
             # An archive of a version no host records any more (as an old deploy leaves): the next roll prunes it.
-            stale = ROOT / "artifacts" / "images" / "cloudsite_frontend-0stale.tar"
+            stale = OUTPUT_ROOT / "images" / "cloudsite_frontend-0stale.tar"
             stale.parent.mkdir(parents=True, exist_ok=True)
             stale.write_bytes(b"")
             # Builds 2 and 3: the whole deploy, then the "change the site" recipe (containers and S3 only;

@@ -20,6 +20,7 @@ import pytest
 
 from local import envctl
 from tests.conftest import REGION, ROOT, ansible_env, reset_moto
+from tools.paths import LOCAL_STATE
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
@@ -85,7 +86,7 @@ def test_standin_is_reached_as_admin_and_refuses_root(standin, moto_url):
         [
             "ssh",
             "-i",
-            str(ROOT / ".local" / "ssh" / "id_ed25519"),
+            str(LOCAL_STATE / "ssh" / "id_ed25519"),
             "-o",
             "BatchMode=yes",
             "-o",
@@ -158,7 +159,7 @@ def ssh_as_admin(address: str, key: str) -> subprocess.CompletedProcess:
 
 def test_ssh_key_rotation_reaches_the_running_host(standin, moto_url, tmp_path):
     """The host play logs in with the old key, installs the new one, and leaves only the new one."""
-    old_key = str(ROOT / ".local" / "ssh" / "id_ed25519")
+    old_key = str(LOCAL_STATE / "ssh" / "id_ed25519")
     new_key = tmp_path / "deploy_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rotated", "-f", str(new_key)], check=True)
     new_pub = new_key.with_suffix(".pub").read_text().strip()
