@@ -10,7 +10,11 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
+<<<<<<< HEAD
 .PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset clean summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
+=======
+.PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset summary bench bench-deploy rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
+>>>>>>> fe
 .PHONY: venv init check-env controller-docker deploy smoke teardown
 
 # A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
@@ -91,6 +95,12 @@ clean:
 
 bench: setup
 	$(BIN)/python bench/s3_sync_bench.py $(BENCH_ARGS)
+
+# A no-op site.yml and a one-file site change, timed per git ref side by side (each in its own clone and
+# emulator): make bench-deploy REFS="<before> HEAD".
+REFS ?= HEAD
+bench-deploy: setup
+	$(BIN)/python bench/deploy_bench.py $(REFS)
 
 # With ENV= a real environment (Python only); without, INVENTORY (default local) after the full set-up.
 # make rollback [STEPS=N]: the containers and the static site back N builds together (docs/day2.md).

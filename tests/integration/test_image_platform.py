@@ -1,6 +1,6 @@
 """The frontend image is built for the host's platform (from the instance type), not the controller's.
 
-Runs the frontend role's platform and build phases on the controller against a one-line Dockerfile,
+Runs the role frontend_build on the controller against a one-line Dockerfile,
 with the platform the deploy passes (``web_image_platform``, from ``web_instance_type``). On this
 x86_64 controller:
 
@@ -29,23 +29,15 @@ PLAYBOOK = """\
   hosts: localhost
   gather_facts: false
   tasks:
-    - name: Set the version
-      ansible.builtin.set_fact:
-        __frontend_version: "{{ test_version }}"
-
-    - name: Find the platform
-      ansible.builtin.include_role:
-        name: frontend
-        tasks_from: platform.yml
+    - name: Show what the build is asked for
+      ansible.builtin.debug:
+        msg: "requested={{ frontend_build_platform }}"
 
     - name: Build the image
       ansible.builtin.include_role:
-        name: frontend
-        tasks_from: build.yml
-
-    - name: Show what the build was asked for
-      ansible.builtin.debug:
-        msg: "requested={{ __frontend_platform }}"
+        name: frontend_build
+      vars:
+        frontend_build_version: "{{ test_version }}"
 """
 
 
@@ -62,8 +54,8 @@ def build(tmp_path, docker_engine):
         extra = {
             "test_version": instance_type.replace(".", "-"),
             "web_instance_type": instance_type,
-            "frontend_platform": "{{ web_image_platform }}",
-            "frontend_image_name": name,
+            "frontend_build_platform": "{{ web_image_platform }}",
+            "frontend_build_image_name": name,
             "frontend_build_context": str(context),
             "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python"),
         }
@@ -115,5 +107,5 @@ def test_graviton_instance_type_asks_for_arm64_and_refuses_an_amd64_result(build
     assert proc.returncode != 0, output[-3000:]
     failed = [line for line in output.splitlines() if line.startswith(("[ERROR]: Task failed", "fatal:"))]
     assert failed, output[-3000:]
-    assert "not linux/arm64 (frontend_platform)" in output, output[-3000:]
+    assert "not linux/arm64 (frontend_build_platform)" in output, output[-3000:]
     assert "built cloudsite-test/frontend-platform" in output and "for amd64" in output

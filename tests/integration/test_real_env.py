@@ -67,7 +67,9 @@ def _rehearsal_overlay(inventory: Path, env: str, project: str, moto_url: str) -
     )
     local = yaml.safe_load((ROOT / "inventories/local/group_vars/local.yml").read_text())
     overlay = {k: local[k] for k in ("aws_endpoint_url", "aws_access_key", "aws_secret_key", "docker_install_source")}
-    overlay |= {k: local[k] for k in ("frontend_base_image", "smoke_site_urls_default", "sam_backend_api_base_url")}
+    overlay |= {
+        k: local[k] for k in ("frontend_build_base_image", "smoke_site_urls_default", "sam_backend_api_base_url")
+    }
     # The rehearsal's bake (10 s a slot, as `make demo`), not production's 60 s: the roll is the same, and
     # the three rolls of this test would otherwise spend six minutes watching healthy slots.
     overlay["frontend_bake_seconds"] = local["frontend_bake_seconds"]
@@ -268,11 +270,29 @@ def test_recorded_actions_name_real_operations(real_env):
 
 
 def test_the_controller_keeps_image_archives_only_of_recorded_versions(real_env):
-    """After three builds (history depth 2): the three recorded versions' archives, the stale one pruned."""
+    """After three builds (history depth 2): the stale archive pruned, none of a version no host records."""
     archives = real_env["archives"]
     assert "cloudsite_frontend-0stale.tar" not in archives, archives
     served = {v for k, v in real_env["served"]["build 3"].items() if k != "s3"}
-    assert {f"cloudsite_frontend-{v}.tar" for v in served} <= set(archives), archives
+    recorded = {f"cloudsite_frontend-{v}.tar" for v in served} | {
+        f"cloudsite_frontend-{v}.tar" for build in ("build 1",) for v in real_env["served"][build].values()
+    }
+    assert set(archives) <= recorded, archives
+
+
+def test_a_site_change_ships_only_the_layers_the_host_lacks(real_env):
+    """The first deploy ships every layer (the host has no frontend image); each later build ships only
+    its top layers: the nginx base and the configuration stay on the host."""
+    shipped = {}
+    for label in ("deploy", "update", "update 3"):
+        found = re.findall(
+            r"Copy the archive to the host, layers shipped of the image's (\d+)/(\d+)", real_env["runs"][label].stdout
+        )
+        assert len(found) == 1, (label, found)
+        shipped[label] = tuple(map(int, found[0]))
+    assert shipped["deploy"][0] == shipped["deploy"][1], shipped
+    for label in ("update", "update 3"):
+        assert 0 < shipped[label][0] < shipped[label][1], shipped
 
 
 def test_rollback_steps_takes_containers_and_site_back_to_the_same_build(real_env):
