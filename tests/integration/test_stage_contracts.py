@@ -6,10 +6,24 @@ import json
 import subprocess
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT, ansible_env
 
 pytestmark = [pytest.mark.emulator]
+
+
+def frontend_role_vars(playbook: str) -> dict:
+    """The vars the stage playbook passes to the frontend role on the web hosts."""
+    plays = yaml.safe_load((ROOT / "playbooks" / playbook).read_text())
+    (role,) = [r for play in plays for r in play.get("roles", []) if r.get("role") == "frontend"]
+    return role["vars"]
+
+
+@pytest.mark.parametrize("playbook", ["frontend.yml", "rollback.yml"])
+def test_the_stage_playbooks_pass_the_target_group_of_the_deployment_state(playbook):
+    expression = frontend_role_vars(playbook)["frontend_target_group_arn"]
+    assert expression == "{{ hostvars['localhost'].cloudsite_state.target_group_arn }}"
 
 
 def test_frontend_on_a_web_host_uses_the_alb_roles_target_group_arn(moto_reset, aws_client, tmp_path):
@@ -36,17 +50,27 @@ def test_frontend_on_a_web_host_uses_the_alb_roles_target_group_arn(moto_reset, 
         json.dumps(
             [
                 {
-                    "name": "Publish the target group as the alb role does",
+                    "name": "Publish the target group as roles/deploy_state and the alb role do",
                     "hosts": "localhost",
                     "gather_facts": False,
-                    "tasks": [{"name": "Set the fact", "ansible.builtin.set_fact": {"alb_target_group_arn": arn}}],
+                    "tasks": [
+                        {
+                            "name": "Set the fact",
+                            "ansible.builtin.set_fact": {"cloudsite_state": {"target_group_arn": arn}},
+                        },
+                        # ec2_host refreshes the inventory between the two in the full run.
+                        {"name": "Refresh the inventory", "ansible.builtin.meta": "refresh_inventory"},
+                    ],
                 },
                 {
                     "name": "Resolve it on the web host as the frontend role does",
                     "hosts": "web",
                     "gather_facts": False,
                     "module_defaults": {"group/community.aws.aws": conn},
-                    "vars": {"web_target_group_name": "cloudsite-frontend"},
+                    "vars": {
+                        "frontend_target_group_name": "cloudsite-frontend",
+                        "frontend_target_group_arn": frontend_role_vars("frontend.yml")["frontend_target_group_arn"],
+                    },
                     "tasks": [
                         {
                             "name": "Resolve the target group",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # The longest names the guard and make init allow: the documents must fit AWS' size limit with them.
@@ -23,7 +24,11 @@ VARS = {
     "artifacts_bucket_name": "p" * 28 + "-artifacts-123456789012",
     "web_release_bucket": "p" * 28 + "-artifacts-123456789012",
     "web_release_prefix": "releases/frontend/",
-    "web_target_group_name": "p" * 28 + "-frontend",
+}
+# group_vars/all.yml's names map, rendered for that project_name: the documents name what the deploy names.
+VARS["cloudsite_names"] = {
+    key: jinja2.Template(value).render(**VARS) if isinstance(value, str) else value
+    for key, value in yaml.safe_load((ROOT / "group_vars/all.yml").read_text())["cloudsite_names"].items()
 }
 MANAGED_POLICY_LIMIT = 6144  # IAM: characters of a managed policy document, whitespace not counted
 
@@ -96,7 +101,7 @@ def test_the_web_instance_reads_only_the_release_and_registers_only_in_its_targe
         "s3:GetObject": f"arn:aws:s3:::{VARS['web_release_bucket']}/releases/frontend/*",
         "elasticloadbalancing:DescribeTargetGroups": "*",
         "elasticloadbalancing:RegisterTargets": (
-            f"arn:aws:elasticloadbalancing:ap-southeast-7:123456789012:targetgroup/{VARS['web_target_group_name']}/*"
+            f"arn:aws:elasticloadbalancing:ap-southeast-7:123456789012:targetgroup/{VARS['cloudsite_names']['target_group']}/*"
         ),
     }
 
