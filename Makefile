@@ -10,11 +10,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= 0
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(wildcard molecule/*)))
 
-<<<<<<< HEAD
-.PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset clean summary bench rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
-=======
-.PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset summary bench bench-deploy rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
->>>>>>> fe
+.PHONY: demo demo-check drift-check stages-check test setup browser lint pytest molecule local-up local-down local-reset clean summary bench bench-deploy rollback check-inventory unlock audit maintenance live cost cost-refresh drift doctor
 .PHONY: venv init check-env controller-docker deploy smoke teardown
 
 # A real environment (make init ENV=<name>, then make deploy|smoke|rollback|teardown ENV=<name>): only the
