@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-
-_spec = importlib.util.spec_from_file_location(
-    "cloudsite_cost_estimate", Path(__file__).resolve().parents[1] / "module_utils" / "cost_estimate.py"
-)
-_cost = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_cost)
+from ansible_collections.cloudsite.aws.plugins.module_utils import cost_estimate as _cost
 
 
 def cost_estimate(sheet: dict[str, Any], deployment: dict[str, Any]) -> dict[str, Any]:

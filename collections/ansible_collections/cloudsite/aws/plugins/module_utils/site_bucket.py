@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ansible.module_utils.site_files import join_key
-from ansible.module_utils.site_manifest import RemoteObject, normalise_etag
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_files import join_key
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_manifest import RemoteObject, normalise_etag
 
 # Paths published but not yet invalidated: written before the uploads, deleted once CloudFront accepted the
 # invalidation, so a run that stops in between (crash, Ctrl-C, CI timeout) leaves the next run the job.

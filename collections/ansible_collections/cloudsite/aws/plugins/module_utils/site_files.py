@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ansible.module_utils.site_manifest import DEFAULT_MANIFEST_KEY
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_manifest import DEFAULT_MANIFEST_KEY
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"

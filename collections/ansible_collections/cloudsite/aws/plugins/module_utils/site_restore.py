@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ansible.module_utils.site_manifest import (
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_manifest import (
     DEFAULT_MANIFEST_KEY,
     ObjectState,
     RemoteObject,

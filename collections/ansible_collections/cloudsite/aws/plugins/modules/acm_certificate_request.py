@@ -52,7 +52,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Request the site certificate
-  acm_certificate_request:
+  cloudsite.aws.acm_certificate_request:
     domain_name: example.com
     subject_alternative_names: [www.example.com]
     region: us-east-1

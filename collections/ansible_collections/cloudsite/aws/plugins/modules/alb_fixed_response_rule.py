@@ -11,10 +11,10 @@ description:
   - Ensures a rule at O(priority) with the condition C(path-pattern /*) and a C(fixed-response) action on
     every listener of the load balancer whose default action forwards (a redirecting port-80 listener is
     left alone), or removes it (O(state=absent)). Other rules are not touched.
-  - The gap it fills: M(amazon.aws.elb_application_lb) manages rules only as part of the whole load
+  - The gap it fills, M(amazon.aws.elb_application_lb) manages rules only as part of the whole load
     balancer's listener list (restating every listener, purging undeclared rules); there is no module
     for one rule. The load balancer role declares no C(Rules), so this rule survives later deploys.
-  - Targets stay registered: requests already on a target finish (the ALB drains nothing), new
+  - Targets stay registered. Requests already on a target finish (the ALB drains nothing), new
     requests get the fixed response.
   - Supports check mode and diff mode.
 options:
@@ -54,7 +54,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Answer every request with the maintenance page
-  alb_fixed_response_rule:
+  cloudsite.aws.alb_fixed_response_rule:
     load_balancer_name: cloudsite-alb
     message_body: "<h1>Back soon</h1>"
 """

@@ -37,7 +37,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Execute the change set
-  cloudformation_changeset_execute:
+  cloudsite.aws.cloudformation_changeset_execute:
     stack_name: cloudsite-backend-prod
     change_set_id: "{{ deploy.change_set_id }}"
   when: deploy.change_set_id is defined
@@ -57,9 +57,9 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.changeset_status import FAIL, OK, execution_outcome
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.cloudsite.aws.plugins.module_utils.changeset_status import FAIL, OK, execution_outcome
 
 
 def main() -> None:

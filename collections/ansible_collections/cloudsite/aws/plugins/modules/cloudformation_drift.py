@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: cloudformation_drift
 short_description: Detect drift of a CloudFormation stack and report each drifted property
 description:
-  - Gap in the collections (amazon.aws 10): M(amazon.aws.cloudformation) and
+  - Fills a gap in the collections (amazon.aws 10), where M(amazon.aws.cloudformation) and
     M(amazon.aws.cloudformation_info) neither start drift detection nor read resource drifts.
   - Calls C(DetectStackDrift), waits on C(DescribeStackDriftDetectionStatus), then reads
     C(DescribeStackResourceDrifts) filtered to C(MODIFIED) and C(DELETED) resources.
@@ -17,7 +17,7 @@ description:
     and the diff lists, per C(LogicalId/PropertyPath), the live value (before) and the template's (after),
     so the C(drift_report) callback reports it like any other resource.
   - A stack that does not exist is reported as such (C(exists=false), nothing changed).
-  - With I(repair=true), outside check mode, it puts each drifted C(AWS::Lambda::Function) back: a
+  - With I(repair=true), outside check mode, it puts each drifted C(AWS::Lambda::Function) back. A
     CloudFormation update with an unchanged template is "no updates" and repairs nothing, so the module
     calls C(UpdateFunctionConfiguration) with the template's values (the drift's C(ExpectedProperties))
     of the drifted properties it can set (I(repairable)), then waits until the update is done.
@@ -48,7 +48,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Report the drift of the backend stack
-  cloudformation_drift:
+  cloudsite.aws.cloudformation_drift:
     stack_name: cloudsite-backend-prod
   when: ansible_check_mode
 """

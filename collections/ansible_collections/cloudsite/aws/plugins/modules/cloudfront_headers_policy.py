@@ -74,7 +74,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Ensure the site's security headers policy
-  cloudfront_headers_policy:
+  cloudsite.aws.cloudfront_headers_policy:
     name: cloudsite-security-headers
     content_security_policy: "default-src 'self'"
     custom_headers:
@@ -104,9 +104,12 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.cloudfront_config import build_response_headers_policy_config, differences
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.cloudsite.aws.plugins.module_utils.cloudfront_config import (
+    build_response_headers_policy_config,
+    differences,
+)
 
 
 def find_policy(client: Any, name: str) -> tuple[str, dict[str, Any], str] | None:

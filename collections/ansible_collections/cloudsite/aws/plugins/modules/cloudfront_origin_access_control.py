@@ -45,7 +45,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Ensure the site bucket's origin access control exists
-  cloudfront_origin_access_control:
+  cloudsite.aws.cloudfront_origin_access_control:
     name: cloudsite-site-oac
     description: CloudFront reads the private site bucket
 """

@@ -144,7 +144,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Ensure the site distribution exists
-  cloudfront_site:
+  cloudsite.aws.cloudfront_site:
     comment: cloudsite site
     alb_domain_name: cloudsite-alb-123.us-east-1.elb.amazonaws.com
     s3_domain_name: cloudsite-site.s3.us-east-1.amazonaws.com
@@ -154,7 +154,7 @@ EXAMPLES = r"""
       project: cloudsite
 
 - name: Delete the site distribution
-  cloudfront_site:
+  cloudsite.aws.cloudfront_site:
     comment: cloudsite site
     state: absent
     wait: true
@@ -197,9 +197,12 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.cloudfront_config import build_distribution_config, plan_update
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.cloudsite.aws.plugins.module_utils.cloudfront_config import (
+    build_distribution_config,
+    plan_update,
+)
 
 
 def find_distribution(client: Any, comment: str) -> str | None:

@@ -14,7 +14,7 @@ description:
     (CloudFront bills a wildcard as one path; the first 1,000 paths a month are free), C(/*) at worst.
   - No keys, no request. The CallerReference is a hash of the path set and I(build_hash). AWS answers a
     repeated reference with the invalidation it already made, in the same shape as a new one, so a
-    re-run could not tell it made nothing: the module first looks for the reference among the
+    re-run could not tell it made nothing. So the module first looks for the reference among the
     I(dedupe_lookback) most recent invalidations (ListInvalidations omits references) and reports
     C(changed=false) with C(duplicate=true) when it is there.
   - I(wait=true) polls GetInvalidation until C(Completed), with I(wait_timeout) and I(wait_delay) as
@@ -67,7 +67,7 @@ author:
 
 EXAMPLES = r"""
 - name: Invalidate what the publish changed
-  cloudfront_site_invalidation:
+  cloudsite.aws.cloudfront_site_invalidation:
     distribution_id: "{{ cloudfront_distribution_id }}"
     keys: "{{ __static_site_sync.uploaded + __static_site_sync.deleted }}"
     build_hash: "{{ site_build_hash | default('') }}"
@@ -102,9 +102,13 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.site_invalidation import caller_reference, collapse_paths, invalidation_paths
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_invalidation import (
+    caller_reference,
+    collapse_paths,
+    invalidation_paths,
+)
 
 DONE = "Completed"
 

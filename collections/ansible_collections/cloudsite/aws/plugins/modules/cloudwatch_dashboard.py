@@ -9,7 +9,7 @@ module: cloudwatch_dashboard
 short_description: Manage a CloudWatch dashboard by name
 description:
   - Creates, updates or deletes a CloudWatch dashboard (PutDashboard, GetDashboard, DeleteDashboards).
-  - Gap filled: amazon.aws and community.aws have no dashboard module (only alarms and log groups).
+  - The gap it fills, amazon.aws and community.aws have no dashboard module (only alarms and log groups).
   - The body is compared as parsed JSON, so key order and whitespace never report a change.
   - Supports check mode and diff mode.
 options:
@@ -38,7 +38,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Ensure the site's dashboard exists
-  cloudwatch_dashboard:
+  cloudsite.aws.cloudwatch_dashboard:
     name: cloudsite
     body:
       widgets:

@@ -9,7 +9,7 @@ module: cloudwatch_dashboard_info
 short_description: List CloudWatch dashboards
 description:
   - Lists the dashboards whose name starts with O(name_prefix) (ListDashboards).
-  - Gap filled: amazon.aws and community.aws have no dashboard modules.
+  - The gap it fills, amazon.aws and community.aws have no dashboard modules.
 options:
   name_prefix:
     description: Only dashboards whose name starts with this.
@@ -25,7 +25,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: List the project's dashboards
-  cloudwatch_dashboard_info:
+  cloudsite.aws.cloudwatch_dashboard_info:
     name_prefix: cloudsite
 """
 

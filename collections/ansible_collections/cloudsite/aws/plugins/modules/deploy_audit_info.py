@@ -29,7 +29,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Read the last 10 deploys
-  deploy_audit_info:
+  cloudsite.aws.deploy_audit_info:
     table: cloudsite-deploy-lock
     limit: 10
 """
@@ -60,8 +60,14 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.deploy_lock import audit_line, describe, read_audit, read_lock, table_exists
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.cloudsite.aws.plugins.module_utils.deploy_lock import (
+    audit_line,
+    describe,
+    read_audit,
+    read_lock,
+    table_exists,
+)
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ description:
     (a converged deploy stays at changed=0); creating the table and breaking a lock report a change.
   - In check mode no lock is taken and no table is created; the current holder is reported.
   - The collections have no conditional write on DynamoDB items (M(community.aws.dynamodb_table) manages
-    tables only): that is the gap this module fills. The release at the end of a run, on failure too, is
+    tables only), the gap this module fills. The release at the end of a run, on failure too, is
     done by the C(deploy_audit) callback plugin, which also writes the run's audit record.
 options:
   table:
@@ -67,7 +67,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Take the deploy lock
-  deploy_lock:
+  cloudsite.aws.deploy_lock:
     table: cloudsite-deploy-lock
     run_id: "{{ deploy_lock_run_id }}"
     holder: alice
@@ -75,7 +75,7 @@ EXAMPLES = r"""
     message: roll the new frontend
 
 - name: Break a stale lock
-  deploy_lock:
+  cloudsite.aws.deploy_lock:
     table: cloudsite-deploy-lock
     state: broken
     holder: alice
@@ -106,7 +106,8 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.deploy_lock import (
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.cloudsite.aws.plugins.module_utils.deploy_lock import (
     LockHeld,
     acquire,
     append_audit,
@@ -118,7 +119,6 @@ from ansible.module_utils.deploy_lock import (
     release,
     table_exists,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Look up CloudFront's origin-facing prefix list
-  ec2_managed_prefix_list_info:
+  cloudsite.aws.ec2_managed_prefix_list_info:
     name: com.amazonaws.global.cloudfront.origin-facing
   register: cloudfront_prefix_list
 """

@@ -9,13 +9,13 @@ DOCUMENTATION = r"""
 module: s3_bucket_access
 short_description: Ensure a bucket's policy and Block Public Access settings, with check mode and diff
 description:
-  - Gap in the collections (amazon.aws 10): M(amazon.aws.s3_bucket) has no check mode, so under
+  - Fills a gap in the collections (amazon.aws 10), where M(amazon.aws.s3_bucket) has no check mode, so under
     C(--check) (C(make drift)) it is skipped and a bucket policy replaced or Block Public Access turned
     off in the console goes unseen. This module manages just those two settings of an existing bucket
     and reports, in check mode too, each differing one with its deployed (before) and declared (after)
     value.
-  - The policy is compared as AWS compares documents (M(amazon.aws.s3_bucket)'s own comparison: order of
-    statements and lists, a single value or a one-item list); it is replaced as a whole
+  - The policy is compared as AWS compares documents (M(amazon.aws.s3_bucket)'s own comparison, blind to the order
+    of statements and lists and to a single value against a one-item list); it is replaced as a whole
     (C(PutBucketPolicy)). Block Public Access is set with C(PutPublicAccessBlock), all four settings.
   - A bucket that does not exist yet is reported as missing (C(exists=false)); in check mode that is the
     first run's plan, outside check mode it is an error (create the bucket first).
@@ -45,7 +45,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Ensure only the distribution reads the site bucket
-  s3_bucket_access:
+  cloudsite.aws.s3_bucket_access:
     bucket: cloudsite-site-123456789012
     public_access_block: {}
     policy: "{{ lookup('template', 'policy.json.j2') }}"

@@ -29,7 +29,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Check that the bucket names are free
-  s3_bucket_name_info:
+  cloudsite.aws.s3_bucket_name_info:
     names: [my-site-bucket]
   register: bucket_names
 """

@@ -73,18 +73,18 @@ author:
 
 EXAMPLES = r"""
 - name: Restore the build before the current one
-  s3_site_restore:
+  cloudsite.aws.s3_site_restore:
     bucket: "{{ site_bucket_name }}"
   register: __static_site_restore
 
 - name: Invalidate what the restore changed
-  cloudfront_site_invalidation:
+  cloudsite.aws.cloudfront_site_invalidation:
     distribution_id: "{{ cloudfront_distribution_id }}"
     keys: "{{ __static_site_restore.restored + __static_site_restore.deleted }}"
     build_hash: "rollback-{{ __static_site_restore.current_manifest_version_id }}-{{ __static_site_restore.target_manifest_version_id }}"
 
 - name: Go back two publishes
-  s3_site_restore:
+  cloudsite.aws.s3_site_restore:
     bucket: my-site
     steps_back: 2
 """
@@ -154,16 +154,18 @@ try:
 except ImportError:
     AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
 
-from ansible.module_utils.site_bucket import SiteBucket, all_pages
-from ansible.module_utils.site_files import strip_prefix
-from ansible.module_utils.site_manifest import (
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_bucket import SiteBucket, all_pages
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_files import strip_prefix
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_manifest import (
     DEFAULT_MANIFEST_KEY,
     RemoteObject,
     normalise_etag,
     parse_manifest_strict,
     render_manifest,
 )
-from ansible.module_utils.site_restore import (
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_restore import (
     ObjectVersion,
     attach_sources,
     manifest_versions,
@@ -171,8 +173,6 @@ from ansible.module_utils.site_restore import (
     restore_diff,
     restored_manifest,
 )
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
 class SiteRestore(SiteBucket):

@@ -104,14 +104,14 @@ author:
 
 EXAMPLES = r"""
 - name: Publish the site build
-  s3_site_sync:
+  cloudsite.aws.s3_site_sync:
     bucket: "{{ site_bucket_name }}"
     src: "{{ site_build_dir }}"
     delete: true
   register: __static_site_sync
 
 - name: Publish with a custom rule for fonts
-  s3_site_sync:
+  cloudsite.aws.s3_site_sync:
     bucket: my-site
     src: /srv/site
     cache_control_rules:
@@ -189,8 +189,10 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.site_bucket import SiteBucket
-from ansible.module_utils.site_files import (
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_bucket import SiteBucket
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_files import (
     DEFAULT_CACHE_CONTROL,
     DEFAULT_CACHE_RULES,
     LocalFile,
@@ -198,7 +200,7 @@ from ansible.module_utils.site_files import (
     scan_local,
     strip_prefix,
 )
-from ansible.module_utils.site_manifest import (
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_manifest import (
     CONTENT_MD5_META,
     DEFAULT_MANIFEST_KEY,
     RemoteObject,
@@ -207,9 +209,7 @@ from ansible.module_utils.site_manifest import (
     render_manifest,
     state_from_head,
 )
-from ansible.module_utils.site_sync import next_manifest, plan_diff, plan_sync
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_sync import next_manifest, plan_diff, plan_sync
 
 
 class SiteSync(SiteBucket):

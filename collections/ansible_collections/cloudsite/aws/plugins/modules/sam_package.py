@@ -38,7 +38,7 @@ options:
 
 EXAMPLES = r"""
 - name: Package the backend functions
-  sam_package:
+  cloudsite.aws.sam_package:
     template: "{{ repo_root }}/app/backend/template.yaml"
     dest: "{{ repo_root }}/artifacts/backend"
     bucket: cloudsite-artifacts
@@ -70,7 +70,7 @@ import hashlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.sam_artifacts import (
+from ansible_collections.cloudsite.aws.plugins.module_utils.sam_artifacts import (
     artifact_key,
     deterministic_zip,
     load_template,

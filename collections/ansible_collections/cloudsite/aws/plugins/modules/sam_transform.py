@@ -37,7 +37,7 @@ options:
 
 EXAMPLES = r"""
 - name: Transform the packaged template
-  sam_transform:
+  cloudsite.aws.sam_transform:
     template: "{{ packaged.template }}"
     parameter_values: {Stage: prod}
     region: us-east-1
@@ -64,7 +64,11 @@ import json
 import logging
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.sam_translate import MANAGED_POLICIES, SamTransformError, transform
+from ansible_collections.cloudsite.aws.plugins.module_utils.sam_translate import (
+    MANAGED_POLICIES,
+    SamTransformError,
+    transform,
+)
 
 try:
     import samtranslator  # noqa: F401

@@ -43,7 +43,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Read the Elastic IP quota
-  service_quota_info:
+  cloudsite.aws.service_quota_info:
     quotas:
       - {service_code: ec2, quota_code: L-0263D0A3, default: 5}
   register: quotas

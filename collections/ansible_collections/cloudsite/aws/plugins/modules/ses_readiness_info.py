@@ -32,7 +32,7 @@ extends_documentation_fragment:
 
 EXAMPLES = r"""
 - name: Read SES readiness
-  ses_readiness_info:
+  cloudsite.aws.ses_readiness_info:
     sender: noreply@example.com
     recipient: me@example.com
   register: ses_ready
@@ -67,9 +67,9 @@ try:
 except ImportError:
     pass  # handled by AnsibleAWSModule
 
-from ansible.module_utils.ses_readiness import readiness
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.cloudsite.aws.plugins.module_utils.ses_readiness import readiness
 
 
 def main() -> None:
