@@ -80,6 +80,18 @@ def test_every_module_documents_itself(installed):
     assert sorted(re.findall(r"^> MODULE cloudsite\.aws\.(\S+)", out.stdout, re.M)) == MODULES
 
 
+def test_the_documented_filter_documents_itself(installed):
+    out = subprocess.run(
+        [BIN / "ansible-doc", "-t", "filter", "cloudsite.aws.aws_known_regions"],
+        cwd=installed,
+        env=clean_env(ANSIBLE_COLLECTIONS_PATH=str(installed)),
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "ERROR" not in out.stderr, out.stderr
+    assert "botocore" in out.stdout
+
+
 def test_ansible_doc_lists_every_module_of_the_collection(installed):
     out = subprocess.run(
         [BIN / "ansible-doc", "--list", "cloudsite.aws"],

@@ -14,7 +14,7 @@ name: aws_known_regions
 short_description: Regions the installed botocore knows for a service, across every partition
 description:
   - Reads botocore's bundled endpoint data; no network call. A region newer than the installed
-    botocore is missing: update boto3/botocore then.
+    botocore is missing, so update boto3/botocore then.
 positional: _input
 options:
   _input:
