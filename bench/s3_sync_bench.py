@@ -143,7 +143,10 @@ class Runner:
     # One function per tool: sync ``src`` to ``bucket`` and return (seconds, uploaded count or None).
     def ours(self, src: Path, bucket: str) -> tuple[float, int | None]:
         conn = {"endpoint_url": self.url, "region": "us-east-1", "access_key": "testing", "secret_key": "testing"}
-        task = {"name": "Sync", "s3_site_sync": {"bucket": bucket, "src": str(src), "delete": True, **conn}}
+        task = {
+            "name": "Sync",
+            "cloudsite.aws.s3_site_sync": {"bucket": bucket, "src": str(src), "delete": True, **conn},
+        }
         elapsed, result = self.ansible(self.playbook("ours", task))
         return elapsed, result["uploaded_count"]
 

@@ -6,9 +6,6 @@ running demo and helpers do not step on each other.
 
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.util
 import json
 import os
 import re
@@ -27,30 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # The venv running the tests (make's VENV: .venv, or e.g. .venv-py3.13 for another Python).
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
-MODULE_UTILS = ROOT / "plugins" / "module_utils"
-
-
-class _ProjectModuleUtils(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """``ansible.module_utils.<name>`` for the project's module_utils, as Ansible provides them to a
-    module: the same module object as ``import <name>`` (pyproject's pythonpath), so unit tests can
-    import a module_util that imports another the Ansible way."""
-
-    PREFIX = "ansible.module_utils."
-
-    def find_spec(self, fullname, path=None, target=None):
-        name = fullname.removeprefix(self.PREFIX)
-        if name != fullname and "." not in name and (MODULE_UTILS / f"{name}.py").is_file():
-            return importlib.util.spec_from_loader(fullname, self)
-        return None
-
-    def create_module(self, spec):
-        return importlib.import_module(spec.name.removeprefix(self.PREFIX))
-
-    def exec_module(self, module):
-        pass  # already executed under its plain name
-
-
-sys.meta_path.insert(0, _ProjectModuleUtils())
+# The project's collection. Tests import its plugins by their collection names
+# (``from ansible_collections.cloudsite.aws.plugins.module_utils import site_sync``), as its modules
+# import each other: pyproject's pythonpath puts ``collections`` on sys.path, and ``ansible_collections``
+# is a namespace package that the bundled collections in site-packages share.
+COLLECTION = ROOT / "collections" / "ansible_collections" / "cloudsite" / "aws"
 
 
 def free_port() -> int:

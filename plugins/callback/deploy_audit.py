@@ -19,7 +19,6 @@ requirements: [boto3]
 """
 
 import getpass
-import importlib.util
 import os
 import socket
 import subprocess
@@ -29,17 +28,13 @@ from typing import Any
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.cloudsite.aws.plugins.module_utils import deploy_lock as lockdb
 
 try:
     import boto3
 except ImportError:  # reported when the callback needs it
     boto3 = None
 
-_spec = importlib.util.spec_from_file_location(
-    "cloudsite_deploy_lock", Path(__file__).resolve().parents[1] / "module_utils" / "deploy_lock.py"
-)
-lockdb = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lockdb)
 
 # What the audit records as "versions deployed": facts the stages publish on localhost.
 VERSION_FACTS = ("site_build_hash",)

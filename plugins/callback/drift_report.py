@@ -27,7 +27,7 @@ from typing import Any
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
-RESOURCE_NAMESPACES = ("amazon.aws.", "community.aws.", "community.docker.")
+RESOURCE_NAMESPACES = ("amazon.aws.", "community.aws.", "community.docker.", "cloudsite.aws.")
 HOST_MODULES = {
     "ansible.builtin.copy",
     "ansible.builtin.template",
@@ -38,7 +38,9 @@ HOST_MODULES = {
     "ansible.builtin.apt",
 }
 # Project modules that read, or keep bookkeeping, not deployed resources.
-NOT_RESOURCES = {"deploy_lock", "deploy_audit_info", "sam_transform", "sam_package"}
+NOT_RESOURCES = {
+    f"cloudsite.aws.{name}" for name in ("deploy_lock", "deploy_audit_info", "sam_transform", "sam_package")
+}
 MAX_VALUE = 300
 # Modules whose check mode says "changed" without a diff but returns the deployed resource: the attributes
 # to compare, deployed (the result) against declared (the module's arguments), so the report still names
@@ -51,9 +53,7 @@ NO_DIFF_ATTRIBUTES = {
 def is_resource_module(action: str) -> bool:
     if action.endswith("_info") or action in NOT_RESOURCES:
         return False
-    if action.startswith(RESOURCE_NAMESPACES) or action in HOST_MODULES:
-        return True
-    return "." not in action  # the project's own modules (plugins/modules)
+    return action.startswith(RESOURCE_NAMESPACES) or action in HOST_MODULES
 
 
 def _short(value: Any) -> Any:

@@ -220,7 +220,7 @@ def test_drift_is_repaired_waf_turned_off_and_distribution_deleted(
         "  gather_facts: false\n"
         "  tasks:\n"
         "    - name: Ensure the distribution is absent\n"
-        "      cloudfront_site:\n"
+        "      cloudsite.aws.cloudfront_site:\n"
         f"        comment: {COMMENT}\n"
         "        state: absent\n"
         "        wait: true\n"

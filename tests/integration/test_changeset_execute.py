@@ -22,7 +22,7 @@ def _run_module(moto_url: str, args: dict) -> dict:
             str(ROOT / ".venv/bin/ansible"),
             "localhost",
             "-m",
-            "cloudformation_changeset_execute",
+            "cloudsite.aws.cloudformation_changeset_execute",
             "-a",
             json.dumps(
                 args | {"region": REGION, "endpoint_url": moto_url, "access_key": "testing", "secret_key": "testing"}

@@ -124,12 +124,7 @@ def env(tmp_path, moto_reset, aws_client):
             "name": "Publish the site",
             "hosts": "localhost",
             "gather_facts": False,
-            "module_defaults": {
-                "group/amazon.aws.aws": conn,
-                "group/community.aws.aws": conn,
-                "s3_site_sync": conn,
-                "cloudfront_site_invalidation": conn,
-            },
+            "module_defaults": {"group/cloudsite.aws.aws": conn},
             "vars": {
                 "static_site_src": str(site),
                 "static_site_bucket": bucket,

@@ -56,12 +56,7 @@ def play(tmp_path: Path, moto_url: str, site: Path, bucket: str, **extra) -> Pat
             "name": "Publish the site",
             "hosts": "localhost",
             "gather_facts": False,
-            "module_defaults": {
-                "group/amazon.aws.aws": conn,
-                "group/community.aws.aws": conn,
-                "s3_site_sync": conn,
-                "cloudfront_site_invalidation": conn,
-            },
+            "module_defaults": {"group/cloudsite.aws.aws": conn},
             "vars": variables,
             "roles": [{"role": "static_site"}],
         }

@@ -66,7 +66,7 @@ def test_frontend_on_a_web_host_uses_the_alb_roles_target_group_arn(moto_reset, 
                     "name": "Resolve it on the web host as the frontend role does",
                     "hosts": "web",
                     "gather_facts": False,
-                    "module_defaults": {"group/community.aws.aws": conn},
+                    "module_defaults": {"group/cloudsite.aws.aws": conn},
                     "vars": {
                         "frontend_target_group_name": "cloudsite-frontend",
                         "frontend_target_group_arn": frontend_role_vars("frontend.yml")["frontend_target_group_arn"],

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import boto3
 import pytest
-import site_bucket
 from ansible_collections.amazon.aws.plugins.module_utils import cloud
 from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+from ansible_collections.cloudsite.aws.plugins.module_utils import site_bucket
 from botocore.config import Config
 from botocore.stub import Stubber
 
 ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = ROOT / "collections" / "ansible_collections" / "cloudsite" / "aws"
 
 
 class Module:
@@ -86,10 +87,12 @@ def test_every_call_on_a_retrying_client_asks_for_retries():
     """Static half: in modules that build a client with a retry decorator, no client call omits aws_retry."""
     skip = {"get_paginator", "can_paginate", "get_waiter", "exceptions"}
     missing = []
-    for path in sorted((ROOT / "plugins").glob("module*/*.py")):
+    checked = 0
+    for path in sorted((COLLECTION / "plugins").glob("module*/*.py")):
         text = path.read_text()
         if "retry_decorator=" not in text:
             continue
+        checked += 1
         for node in ast.walk(ast.parse(text)):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
@@ -98,4 +101,5 @@ def test_every_call_on_a_retrying_client_asks_for_retries():
             if name in {"client", "cf", "cfn", "s3", "elbv2", "ec2"} and node.func.attr not in skip:
                 if not any(k.arg == "aws_retry" for k in node.keywords):
                     missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}.{node.func.attr}")
+    assert checked > 10, "no module with a retrying client found: has the collection moved?"
     assert missing == []

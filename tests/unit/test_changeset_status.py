@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from changeset_status import FAIL, OK, WAIT, execution_outcome
+from ansible_collections.cloudsite.aws.plugins.module_utils.changeset_status import FAIL, OK, WAIT, execution_outcome
 
 
 @pytest.mark.parametrize("execution", ["AVAILABLE", "UNAVAILABLE", "EXECUTE_IN_PROGRESS", None])

@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from cloudfront_config import (
+from ansible_collections.cloudsite.aws.plugins.module_utils.cloudfront_config import (
     ALB_ORIGIN_ID,
     ORIGIN_GROUP_ID,
     S3_ORIGIN_ID,

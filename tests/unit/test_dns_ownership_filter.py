@@ -1,8 +1,8 @@
-"""plugins/filter/dns_ownership.py: which existing records belong to another owner."""
+"""collections/ansible_collections/cloudsite/aws/plugins/filter/dns_ownership.py: which existing records belong to another owner."""
 
 from __future__ import annotations
 
-from dns_ownership import dns_foreign_records, dns_owned_names
+from ansible_collections.cloudsite.aws.plugins.filter.dns_ownership import dns_foreign_records, dns_owned_names
 
 OWNER = "heritage=cloudsite,owner=cloudsite"
 TARGET = "d1.cloudfront.net"

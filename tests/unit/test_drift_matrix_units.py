@@ -6,6 +6,9 @@ from __future__ import annotations
 import importlib.util
 import json
 
+from ansible_collections.cloudsite.aws.plugins.modules import cloudformation_drift as cfn_drift
+from ansible_collections.cloudsite.aws.plugins.modules import s3_bucket_access as access
+
 from tests.conftest import ROOT
 
 
@@ -16,8 +19,6 @@ def load(name: str, path: str):
     return module
 
 
-access = load("s3_bucket_access", "plugins/modules/s3_bucket_access.py")
-cfn_drift = load("cloudformation_drift", "plugins/modules/cloudformation_drift.py")
 report = load("drift_report", "plugins/callback/drift_report.py")
 
 ALL_ON = dict.fromkeys(access.PAB_KEYS, True)

@@ -88,7 +88,7 @@ def test_report_status_maps_to_the_exit_codes():
 def test_resource_modules():
     assert drift.is_resource_module("amazon.aws.ec2_security_group")
     assert drift.is_resource_module("community.docker.docker_container")
-    assert drift.is_resource_module("cloudfront_site")
+    assert drift.is_resource_module("cloudsite.aws.cloudfront_site")
     assert not drift.is_resource_module("amazon.aws.s3_bucket_info")
     assert not drift.is_resource_module("ansible.builtin.set_fact")
-    assert not drift.is_resource_module("deploy_lock")
+    assert not drift.is_resource_module("cloudsite.aws.deploy_lock")

@@ -13,8 +13,8 @@ import boto3
 import botocore.exceptions
 import botocore.parsers
 import pytest
-import sam_artifacts as sam_package
-import sam_translate as sam_transform
+from ansible_collections.cloudsite.aws.plugins.module_utils import sam_artifacts as sam_package
+from ansible_collections.cloudsite.aws.plugins.module_utils import sam_translate as sam_transform
 
 from local.moto_patches.cloudformation import rewrite_template
 from tests.conftest import free_port, start_moto

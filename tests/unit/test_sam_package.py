@@ -1,4 +1,4 @@
-"""Deterministic packaging of SAM function code (plugins/module_utils/sam_artifacts.py)."""
+"""Deterministic packaging of SAM function code (collections/ansible_collections/cloudsite/aws/plugins/module_utils/sam_artifacts.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import sam_artifacts as sam_package  # the module_util (the module sam_package wraps it)
+from ansible_collections.cloudsite.aws.plugins.module_utils import (
+    sam_artifacts as sam_package,  # the module_util (the module sam_package wraps it)
+)
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "sam"
 

@@ -1,4 +1,4 @@
-"""Offline SAM transform (plugins/module_utils/sam_translate.py)."""
+"""Offline SAM transform (collections/ansible_collections/cloudsite/aws/plugins/module_utils/sam_translate.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-import sam_artifacts as sam_package
-import sam_translate as sam_transform
+from ansible_collections.cloudsite.aws.plugins.module_utils import sam_artifacts as sam_package
+from ansible_collections.cloudsite.aws.plugins.module_utils import sam_translate as sam_transform
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 PARAMS = {

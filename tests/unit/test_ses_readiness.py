@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ses_readiness import readiness
+from ansible_collections.cloudsite.aws.plugins.module_utils.ses_readiness import readiness
 
 SENDER, RECIPIENT = "noreply@example.com", "me@example.org"
 

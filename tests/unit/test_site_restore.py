@@ -6,9 +6,7 @@ import hashlib
 import json
 
 import pytest
-import site_files
-import site_manifest
-import site_restore
+from ansible_collections.cloudsite.aws.plugins.module_utils import site_files, site_manifest, site_restore
 
 MANIFEST = site_manifest.DEFAULT_MANIFEST_KEY
 HTML = ("text/html; charset=utf-8", "no-cache")

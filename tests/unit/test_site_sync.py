@@ -6,10 +6,12 @@ import hashlib
 import os
 
 import pytest
-import site_files
-import site_invalidation
-import site_manifest
-import site_sync
+from ansible_collections.cloudsite.aws.plugins.module_utils import (
+    site_files,
+    site_invalidation,
+    site_manifest,
+    site_sync,
+)
 
 
 def md5(data: bytes) -> str:
