@@ -197,7 +197,7 @@ previous_manifest_digest:
 """
 
 import os
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 try:
     import botocore
@@ -238,21 +238,30 @@ class SiteSync(SiteBucket):
         self.module.fail_json(msg=f"{msg}: {error}")
 
     # --- reads ---------------------------------------------------------------------------------
-    def list_remote(self) -> dict[str, RemoteObject]:
+    def start_reads(self) -> tuple[Future, Future, Future]:
+        """Send the listing and the GETs of the manifest and of the pending-invalidation record at once, on
+        threads, while the caller scans the local tree (a missing object answers NoSuchKey). Nothing here
+        fails the module: ``finish_reads`` does, on the main thread."""
+        pool = ThreadPoolExecutor(3)
+        reads = (
+            pool.submit(self.list_objects),
+            pool.submit(self.get_body, self.manifest_key),
+            pool.submit(self.get_body, self.pending_key),
+        )
+        pool.shutdown(wait=False)  # the three calls run on; their results are waited for in finish_reads
+        return reads
+
+    def finish_reads(
+        self, reads: tuple[Future, Future, Future]
+    ) -> tuple[dict[str, RemoteObject], dict[str, ObjectState], list[str]]:
+        """The listing, the manifest and the pending paths; each GET counts only when the listing holds its key."""
+        listing, manifest, pending = reads
         try:
-            return self.list_objects()
+            remote = listing.result()
         except is_boto3_error_code("NoSuchBucket") as e:
             self.module.fail_json_aws(e, msg=f"Bucket {self.bucket} does not exist; nothing was uploaded")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
             self.module.fail_json_aws(e, msg=f"Failed to list s3://{self.bucket}/{self.prefix}")
-
-    def read_state(self) -> tuple[dict[str, RemoteObject], dict[str, ObjectState], list[str]]:
-        """The listing, the manifest and the pending-invalidation record. The two GETs go out beside the
-        listing (a missing object answers NoSuchKey); each counts only when the listing holds its key."""
-        with ThreadPoolExecutor(2) as pool:
-            manifest = pool.submit(self.get_body, self.manifest_key)
-            pending = pool.submit(self.get_body, self.pending_key)
-            remote = self.list_remote()
         states: dict[str, ObjectState] = {}
         if self.manifest_key in remote:
             try:
@@ -348,6 +357,9 @@ def run(module: AnsibleAWSModule) -> dict:
     src = p["src"]
     if not os.path.isdir(src):
         module.fail_json(msg=f"src {src} is not a directory; nothing was uploaded")
+    sync = SiteSync(module)
+    # The bucket is read while the tree is scanned (and hashed): neither waits for the other.
+    reads = sync.start_reads()
     cache = HashCache.load(p["hash_cache"]) if p["hash_cache"] else None
     try:
         local = scan_local(
@@ -367,9 +379,7 @@ def run(module: AnsibleAWSModule) -> dict:
             cache.save(p["hash_cache"])
         except OSError as e:
             module.warn(f"Cannot write the hash cache {p['hash_cache']}: {e}; the next run hashes again")
-
-    sync = SiteSync(module)
-    remote, manifest, pending_before = sync.read_state()
+    remote, manifest, pending_before = sync.finish_reads(reads)
     plan = plan_sync(local, remote, manifest, delete=p["delete"], manifest_key=sync.manifest_key)
     heads = {}
     if plan.verify:
