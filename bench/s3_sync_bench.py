@@ -18,6 +18,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -44,9 +45,9 @@ def free_port() -> int:
 def start_moto(port: int, log: Path) -> subprocess.Popen:
     code = f"from local.moto_server import main; main(['--port', '{port}'])"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    for _ in range(300):
+    for _ in range(1200):  # up to 2 min: a loaded machine starts moto slowly
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/data.json", timeout=0.5).close()
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/cloudsite/health", timeout=0.5).close()
             return proc
         except OSError:
             if proc.poll() is not None:
@@ -219,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         args.files, args.big, args.runs, args.peer_runs = 200, 1, 1, min(args.peer_runs, 1)
 
     work = Path(tempfile.mkdtemp(prefix="s3bench-"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped bench still stops its emulator
     port = free_port()
     moto = start_moto(port, work / "moto.log")
     try:
