@@ -2,7 +2,7 @@
 """Deterministic build of the static site: content-hashed asset names, rewritten HTML, version.json.
 
     python app/build_site.py --src app/site --out build/site [--config build/config.json]
-                             [--check] [--json]
+                             [--hash-cache build/.site-hashes.json] [--check] [--json]
 
 * css, js, images and fonts are renamed ``<stem>.<8 hex of sha256>.<ext>`` (served ``immutable``);
   ``url(...)`` references inside CSS and ``src``/``href`` attributes in HTML are rewritten to match.
@@ -17,6 +17,11 @@
 * The output is replaced file by file: the new tree is built in a temporary directory next to
   ``--out``, then only differing files are moved in (assets first, HTML, config.json and version.json
   last, so a reader never sees HTML that names a missing asset) and stale files are deleted.
+
+* ``--hash-cache`` writes the MD5 of every output file with the size, mtime, ctime and inode the file has
+  after the build (the hash cache format of ``plugins/module_utils/site_files.py``): ``s3_site_sync`` then
+  publishes the build without reading a file to hash it. The MD5s come from the bytes the build holds
+  anyway; the file is rewritten only when it would differ, and not with ``--check``.
 
 Prints the changes and ``hash=<hex>`` / ``changed=<true|false>`` (or one JSON object with ``--json``).
 ``--check`` reports what would change without writing. Exit status: 0 success, 2 bad input.
@@ -44,6 +49,7 @@ HASHED_JS = frozenset({".js", ".mjs"})
 HTML = frozenset({".html", ".htm"})
 RESERVED = frozenset({"config.json", "version.json"})
 HASH_LEN = 8
+HASH_CACHE_VERSION = 1  # the format s3_site_sync reads (plugins/module_utils/site_files.py: HashCache)
 
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)""")
 _HTML_REF = re.compile(r"""\b(src|href)\s*=\s*(["'])([^"']+)\2""", re.IGNORECASE)
@@ -228,7 +234,35 @@ def _order(rel: str) -> tuple[int, str]:
     return (0, rel)
 
 
-def build(src: Path, out: Path, config: Path | None = None, check: bool = False) -> BuildResult:
+def write_hash_cache(path: Path, out: Path, files: dict[str, bytes]) -> None:
+    """Record each output file's MD5 under the signature it has now (see the module docstring)."""
+    entries = {}
+    for rel in sorted(files):
+        st = os.stat(out / rel)
+        entries[rel] = {
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns,
+            "ino": st.st_ino,
+            "md5": hashlib.md5(files[rel], usedforsecurity=False).hexdigest(),
+        }
+    text = json.dumps({"version": HASH_CACHE_VERSION, "files": entries}, separators=(",", ":"), sort_keys=True)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", dir=path.parent, prefix=".hash-cache-", delete=False
+    ) as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+def build(
+    src: Path, out: Path, config: Path | None = None, check: bool = False, hash_cache: Path | None = None
+) -> BuildResult:
     """Build ``src`` into ``out`` (or, with ``check``, only compute what would change)."""
     src, out = Path(src), Path(out)
     config = Path(config) if config else None
@@ -247,13 +281,21 @@ def build(src: Path, out: Path, config: Path | None = None, check: bool = False)
     )
     removed = sorted(rel for rel in existing if rel not in files)
     result = BuildResult(content_hash, built, tuple(added), tuple(updated), tuple(removed), checked_only=check)
-    if check or not result.changed:
+    if check:
         return result
+    if result.changed:
+        _replace(out, files, added + updated, removed)
+    if hash_cache is not None:
+        write_hash_cache(Path(hash_cache), out, files)
+    return result
 
+
+def _replace(out: Path, files: dict[str, bytes], written: list[str], removed: list[str]) -> None:
+    """Move the ``written`` files into ``out`` in reading order, then delete ``removed`` and empty directories."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out.parent) as tmp:
         staging = Path(tmp)
-        for rel in sorted(added + updated, key=_order):
+        for rel in sorted(written, key=_order):
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(files[rel])
@@ -266,7 +308,6 @@ def build(src: Path, out: Path, config: Path | None = None, check: bool = False)
     for directory in sorted((p for p in out.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
         if not any(directory.iterdir()):
             directory.rmdir()
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,11 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", required=True, type=Path, help="site source directory")
     parser.add_argument("--out", required=True, type=Path, help="build output directory")
     parser.add_argument("--config", type=Path, help="runtime config JSON copied as config.json if it exists")
+    parser.add_argument("--hash-cache", type=Path, help="write each output file's MD5 here, for s3_site_sync")
     parser.add_argument("--check", action="store_true", help="report what would change, write nothing")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
     try:
-        result = build(args.src, args.out, args.config, check=args.check)
+        result = build(args.src, args.out, args.config, check=args.check, hash_cache=args.hash_cache)
     except (BuildError, OSError, UnicodeDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

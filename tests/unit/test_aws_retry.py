@@ -103,3 +103,18 @@ def test_every_call_on_a_retrying_client_asks_for_retries():
                     missing.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}.{node.func.attr}")
     assert checked > 10, "no module with a retrying client found: has the collection moved?"
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-12-02T10:48:09.123Z", "2026-12-02T10:48:09Z", "Wed, 02 Dec 2026 10:48:09 GMT", "1796208489"]
+)
+def test_the_fast_timestamp_parser_gives_what_botocore_gives(value):
+    from botocore.utils import parse_timestamp
+
+    assert site_bucket.parse_timestamp(value) == parse_timestamp(value)
+    assert site_bucket.parse_timestamp(value).utcoffset() is not None
+
+
+def test_the_site_client_parses_timestamps_with_the_fast_parser(bucket):
+    factory = bucket.client.client._endpoint._response_parser_factory
+    assert factory.create_parser("rest-xml")._timestamp_parser is site_bucket.parse_timestamp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -205,3 +206,30 @@ def test_cli_reports_hash_and_changed(src, tmp_path):
     assert "would be added: index.html" in check.stdout and not (tmp_path / "new").exists()
     bad = run_cli("--src", str(tmp_path / "nowhere"), "--out", str(out))
     assert bad.returncode == 2 and bad.stderr.startswith("error:")
+
+
+def test_hash_cache_lets_the_sync_publish_the_build_without_reading_a_file(src, tmp_path, monkeypatch):
+    from ansible_collections.cloudsite.aws.plugins.module_utils import site_files
+
+    out, cache = tmp_path / "build", tmp_path / ".build-hashes.json"
+    build_site.build(src, out, hash_cache=cache)
+    read: list[str] = []
+    monkeypatch.setattr(site_files, "file_md5", lambda path: read.append(path) or "")
+    loaded = site_files.HashCache.load(str(cache))
+    files = site_files.scan_local(str(out), hash_cache=loaded)
+    assert read == [] and not loaded.changed
+    assert {k: f.md5 for k, f in files.items()} == {
+        rel: hashlib.md5(data).hexdigest() for rel, data in tree(out).items()
+    }
+    # An unchanged rebuild leaves the list as it is; a changed one updates it; --check writes none.
+    stamp = cache.stat().st_mtime_ns
+    build_site.build(src, out, hash_cache=cache)
+    assert cache.stat().st_mtime_ns == stamp
+    (src / "index.html").write_text((src / "index.html").read_text() + "<!-- edit -->")
+    build_site.build(src, out, hash_cache=cache)
+    assert (
+        site_files.HashCache.load(str(cache)).get("index.html", site_files.signature(os.stat(out / "index.html")))
+        == hashlib.md5((out / "index.html").read_bytes()).hexdigest()
+    )
+    build_site.build(src, out, check=True, hash_cache=tmp_path / "check.json")
+    assert not (tmp_path / "check.json").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 
 import pytest
 from ansible_collections.cloudsite.aws.plugins.module_utils import (
@@ -220,3 +221,57 @@ def test_caller_reference_is_stable_and_depends_on_paths_and_build():
     assert ref == site_invalidation.caller_reference(["/a", "/b", "/a"], "h1")
     assert ref != site_invalidation.caller_reference(["/a"], "h1")
     assert ref != site_invalidation.caller_reference(["/a", "/b"], "h2")
+
+
+def counting_md5(monkeypatch) -> list[str]:
+    """Record the relative name of every file the scan reads to hash it."""
+    read: list[str] = []
+    real = site_files.file_md5
+    monkeypatch.setattr(site_files, "file_md5", lambda path: read.append(os.path.basename(path)) or real(path))
+    return read
+
+
+def test_hash_cache_spares_unchanged_files_and_rehashes_a_same_size_edit_with_its_mtime_set_back(tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_bytes(b"<p>v1</p>")
+    (site / "app.js").write_bytes(b"console.log(1)")
+    path = str(tmp_path / "cache.json")
+    cache = site_files.HashCache.load(path)  # missing file: empty cache
+    first = site_files.scan_local(str(site), hash_cache=cache)
+    assert cache.changed
+    cache.save(path)
+
+    read = counting_md5(monkeypatch)
+    cache = site_files.HashCache.load(path)
+    assert site_files.scan_local(str(site), hash_cache=cache) == first
+    assert read == [] and not cache.changed
+
+    # The edit aws s3 sync misses: same size, mtime put back. Its ctime moves on (one clock tick later at
+    # least: the documented limit is an edit within the tick of the recorded state).
+    time.sleep(0.05)
+    before = os.stat(site / "index.html")
+    (site / "index.html").write_bytes(b"<p>v2</p>")
+    os.utime(site / "index.html", ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(site / "index.html").st_mtime_ns == before.st_mtime_ns
+    after = site_files.scan_local(str(site), hash_cache=cache)
+    assert read == ["index.html"]
+    assert after["index.html"].md5 == md5(b"<p>v2</p>") and after["app.js"] == first["app.js"]
+    assert cache.changed
+
+
+def test_hash_cache_holds_exactly_the_scanned_files_and_a_broken_one_is_empty(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "keep.txt").write_bytes(b"k")
+    (site / "gone.txt").write_bytes(b"g")
+    cache = site_files.HashCache()
+    site_files.scan_local(str(site), hash_cache=cache)
+    (site / "gone.txt").unlink()
+    site_files.scan_local(str(site), hash_cache=cache)
+    assert set(cache.entries) == {"keep.txt"}
+    cache.save(str(tmp_path / "cache.json"))
+    assert site_files.HashCache.load(str(tmp_path / "cache.json")).entries == cache.entries
+    for broken in (b"not json", b'{"version": 99, "files": {}}', b'{"version": 1, "files": {"a": {"md5": "x"}}}'):
+        (tmp_path / "broken.json").write_bytes(broken)
+        assert site_files.HashCache.load(str(tmp_path / "broken.json")).entries == {}

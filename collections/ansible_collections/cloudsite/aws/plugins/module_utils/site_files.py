@@ -1,5 +1,14 @@
 """The local side of a site publish: each file of the build as it should be stored (key, MD5,
-Content-Type, Cache-Control). Pure: no AWS call.
+Content-Type, Cache-Control), and the hash cache that spares re-reading unchanged files. Pure: no AWS call.
+
+Hash cache: a JSON file ``{"version": 1, "files": {<path relative to src>: {"size", "mtime_ns",
+"ctime_ns", "ino", "md5"}}}``. ``app/build_site.py --hash-cache`` writes one for the tree it just wrote
+(from the bytes it holds, so a publish right after a build reads no file to hash it); ``s3_site_sync``
+reads it, trusts an entry only while the file's size, mtime, ctime and inode are the ones recorded, hashes
+every other file, and writes the list back. A file rewritten in place with the same size within one
+timestamp tick of the recorded state (milliseconds on Linux file systems, a whole second on file systems
+that store seconds) keeps all four values: that is the limit of the approach. A missing or unreadable
+cache is an empty one.
 """
 
 from __future__ import annotations
@@ -7,9 +16,11 @@ from __future__ import annotations
 import base64
 import fnmatch
 import hashlib
+import json
 import mimetypes
 import os
 import posixpath
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +62,10 @@ DEFAULT_CONTENT_TYPES: dict[str, str] = {
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 _MIME = mimetypes.MimeTypes(filenames=())
 HASH_CHUNK = 1024 * 1024
+HASH_CACHE_VERSION = 1
+# What identifies one state of a file: size, mtime_ns, ctime_ns, inode. ctime cannot be set back (touch
+# -d, cp -p and tar restore mtime, not ctime) and a file replaced by a rename has another inode.
+Signature = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,65 @@ def file_md5(path: str) -> str:
     return digest.hexdigest()
 
 
+def signature(st: os.stat_result) -> Signature:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+class HashCache:
+    """Relative path -> (signature, MD5) of the files of one tree (see the module docstring)."""
+
+    FIELDS = ("size", "mtime_ns", "ctime_ns", "ino")
+
+    def __init__(self, entries: Mapping[str, tuple[Signature, str]] | None = None) -> None:
+        self.entries: dict[str, tuple[Signature, str]] = dict(entries or {})
+        self.changed = False
+
+    @classmethod
+    def load(cls, path: str) -> HashCache:
+        try:
+            with open(path, "rb") as handle:
+                data = json.load(handle)
+            if data.get("version") != HASH_CACHE_VERSION:
+                return cls()
+            return cls(
+                {
+                    rel: (tuple(int(entry[f]) for f in cls.FIELDS), str(entry["md5"]))
+                    for rel, entry in data["files"].items()
+                }
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return cls()
+
+    def get(self, rel: str, sig: Signature) -> str | None:
+        entry = self.entries.get(rel)
+        return entry[1] if entry is not None and entry[0] == sig else None
+
+    def replace(self, entries: Mapping[str, tuple[Signature, str]]) -> None:
+        """Hold exactly ``entries`` (the files just scanned); ``changed`` says whether that differs."""
+        if dict(entries) != self.entries:
+            self.entries = dict(entries)
+            self.changed = True
+
+    def render(self) -> str:
+        files = {
+            rel: dict(zip(self.FIELDS, sig, strict=True)) | {"md5": md5}
+            for rel, (sig, md5) in sorted(self.entries.items())
+        }
+        return json.dumps({"version": HASH_CACHE_VERSION, "files": files}, separators=(",", ":"), sort_keys=True)
+
+    def save(self, path: str) -> None:
+        """Replace the file atomically (a reader sees the old list or the new one, never half of one)."""
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".hash-cache-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(self.render())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
 def md5_base64(hex_md5: str) -> str:
     return base64.b64encode(bytes.fromhex(hex_md5)).decode("ascii")
 
@@ -110,11 +184,16 @@ def scan_local(
     cache_rules: Sequence[Mapping[str, str]] | None = None,
     default_cache_control: str = DEFAULT_CACHE_CONTROL,
     manifest_key: str = DEFAULT_MANIFEST_KEY,
+    hash_cache: HashCache | None = None,
 ) -> dict[str, LocalFile]:
-    """Walk ``src`` and describe every file as it should be stored. Raises OSError on unreadable files."""
+    """Walk ``src`` and describe every file as it should be stored. Raises OSError on unreadable files.
+
+    A file whose signature ``hash_cache`` holds is not read; the others are hashed, and the cache is left
+    holding exactly the files scanned (``hash_cache.changed`` says whether it must be saved).
+    """
     exclude = list(exclude)
     manifest = join_key(prefix, manifest_key)
-    found: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str, str, Signature]] = []
     for root, dirs, files in os.walk(src, onerror=_raise):
         dirs.sort()
         for name in sorted(files):
@@ -124,20 +203,28 @@ def scan_local(
                 continue
             key = join_key(prefix, rel)
             if key != manifest:
-                found.append((key, rel, path))
-    # hashlib releases the GIL on large buffers: hash on a few threads.
-    with ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2))) as pool:
-        digests = list(pool.map(file_md5, [path for _, _, path in found]))
+                # Stat before the read: a change during the hash then shows as another signature next time.
+                found.append((key, rel, path, signature(os.stat(path))))
+    digests = {rel: hash_cache.get(rel, sig) for _, rel, _, sig in found} if hash_cache is not None else {}
+    missing = [(rel, path) for _, rel, path, _ in found if digests.get(rel) is None]
+    if missing:
+        # hashlib releases the GIL on large buffers: hash on a few threads.
+        with ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2))) as pool:
+            digests.update(
+                zip([rel for rel, _ in missing], pool.map(file_md5, [path for _, path in missing]), strict=True)
+            )
+    if hash_cache is not None:
+        hash_cache.replace({rel: (sig, digests[rel]) for _, rel, _, sig in found})
     return {
         key: LocalFile(
             key=key,
             path=path,
-            size=os.path.getsize(path),
-            md5=digest,
+            size=sig[0],
+            md5=digests[rel],
             content_type=content_type_for(rel, content_types),
             cache_control=cache_control_for(rel, cache_rules, default_cache_control),
         )
-        for (key, rel, path), digest in zip(found, digests, strict=True)
+        for key, rel, path, sig in found
     }
 
 

@@ -12,6 +12,8 @@ description:
     that no longer exist locally, after every upload succeeded.
   - Plans by content, never by size or modification time. One paginated C(ListObjectsV2) of the prefix and
     one C(GetObject) of a manifest object replace the per-file C(HeadObject) of M(community.aws.s3_sync).
+  - Each local file is hashed (MD5) once - or not at all when I(hash_cache) holds its hash for its current
+    size, modification time, change time and inode (see I(hash_cache) for the limit of that).
   - Why a manifest. The listing gives each key's ETag (the body's MD5 for single-part, non-KMS objects)
     but no Content-Type, Cache-Control or user metadata, so it cannot prove the metadata still follows
     the rules. After each publish the module writes I(manifest_key) listing key -> md5, ETag,
@@ -40,6 +42,19 @@ options:
     description: Delete stored keys under I(prefix) that do not exist in I(src), after all uploads succeeded.
     type: bool
     default: false
+  hash_cache:
+    description:
+      - JSON file of the MD5 of each file under I(src), keyed by its path relative to I(src) with the size,
+        mtime, ctime and inode it had when hashed. A file whose four values are unchanged is not read again;
+        every other file is hashed, and the file is rewritten to list exactly the files of I(src) (not in
+        check mode). C(app/build_site.py --hash-cache) writes one for the tree it builds, from the bytes it
+        writes, so a publish right after a build hashes nothing.
+      - A missing or unreadable file counts as empty; one that cannot be written is reported as a warning.
+      - The limit of the approach - a file rewritten in place with the same size within the same timestamp
+        tick as the recorded state (milliseconds on Linux file systems, a whole second on file systems that
+        store seconds) keeps all four values, and its recorded hash is used. Leave I(hash_cache) unset to
+        hash every file on every run.
+    type: path
   exclude:
     description: Globs of local paths to skip (a pattern without C(/) matches the basename).
     type: list
@@ -182,7 +197,7 @@ previous_manifest_digest:
 """
 
 import os
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
 try:
     import botocore
@@ -191,10 +206,11 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.cloudsite.aws.plugins.module_utils.site_bucket import SiteBucket
+from ansible_collections.cloudsite.aws.plugins.module_utils.site_bucket import SiteBucket, parse_pending
 from ansible_collections.cloudsite.aws.plugins.module_utils.site_files import (
     DEFAULT_CACHE_CONTROL,
     DEFAULT_CACHE_RULES,
+    HashCache,
     LocalFile,
     md5_base64,
     scan_local,
@@ -203,6 +219,7 @@ from ansible_collections.cloudsite.aws.plugins.module_utils.site_files import (
 from ansible_collections.cloudsite.aws.plugins.module_utils.site_manifest import (
     CONTENT_MD5_META,
     DEFAULT_MANIFEST_KEY,
+    ObjectState,
     RemoteObject,
     manifest_digest,
     parse_manifest,
@@ -221,22 +238,43 @@ class SiteSync(SiteBucket):
         self.module.fail_json(msg=f"{msg}: {error}")
 
     # --- reads ---------------------------------------------------------------------------------
-    def list_remote(self) -> dict[str, RemoteObject]:
+    def start_reads(self) -> tuple[Future, Future, Future]:
+        """Send the listing and the GETs of the manifest and of the pending-invalidation record at once, on
+        threads, while the caller scans the local tree (a missing object answers NoSuchKey). Nothing here
+        fails the module: ``finish_reads`` does, on the main thread."""
+        pool = ThreadPoolExecutor(3)
+        reads = (
+            pool.submit(self.list_objects),
+            pool.submit(self.get_body, self.manifest_key),
+            pool.submit(self.get_body, self.pending_key),
+        )
+        pool.shutdown(wait=False)  # the three calls run on; their results are waited for in finish_reads
+        return reads
+
+    def finish_reads(
+        self, reads: tuple[Future, Future, Future]
+    ) -> tuple[dict[str, RemoteObject], dict[str, ObjectState], list[str]]:
+        """The listing, the manifest and the pending paths; each GET counts only when the listing holds its key."""
+        listing, manifest, pending = reads
         try:
-            return self.list_objects()
+            remote = listing.result()
         except is_boto3_error_code("NoSuchBucket") as e:
             self.module.fail_json_aws(e, msg=f"Bucket {self.bucket} does not exist; nothing was uploaded")
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:  # pylint: disable=duplicate-except
             self.module.fail_json_aws(e, msg=f"Failed to list s3://{self.bucket}/{self.prefix}")
-
-    def read_manifest(self, remote: dict[str, RemoteObject]):
-        if self.manifest_key not in remote:
-            return {}
-        try:
-            body = self.client.get_object(aws_retry=True, Bucket=self.bucket, Key=self.manifest_key)["Body"].read()
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
-            self.module.fail_json_aws(e, msg=f"Failed to read the manifest {self.manifest_key}")
-        return parse_manifest(body)
+        states: dict[str, ObjectState] = {}
+        if self.manifest_key in remote:
+            try:
+                states = parse_manifest(manifest.result())
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                self.module.fail_json_aws(e, msg=f"Failed to read the manifest {self.manifest_key}")
+        paths: list[str] = []
+        if self.pending_listed:
+            try:
+                paths = parse_pending(pending.result())
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, ValueError) as e:
+                self.fail(e, f"Cannot read {self.pending_key}; nothing was uploaded")
+        return remote, states, paths
 
     def head(self, key: str):
         answer = self.client.head_object(aws_retry=True, Bucket=self.bucket, Key=key)
@@ -319,6 +357,10 @@ def run(module: AnsibleAWSModule) -> dict:
     src = p["src"]
     if not os.path.isdir(src):
         module.fail_json(msg=f"src {src} is not a directory; nothing was uploaded")
+    sync = SiteSync(module)
+    # The bucket is read while the tree is scanned (and hashed): neither waits for the other.
+    reads = sync.start_reads()
+    cache = HashCache.load(p["hash_cache"]) if p["hash_cache"] else None
     try:
         local = scan_local(
             src,
@@ -328,17 +370,16 @@ def run(module: AnsibleAWSModule) -> dict:
             cache_rules=p["cache_control_rules"] if p["cache_control_rules"] is not None else DEFAULT_CACHE_RULES,
             default_cache_control=p["default_cache_control"],
             manifest_key=p["manifest_key"],
+            hash_cache=cache,
         )
     except OSError as e:
         module.fail_json(msg=f"Cannot read {e.filename or src}: {e.strerror or e}; nothing was uploaded")
-
-    sync = SiteSync(module)
-    remote = sync.list_remote()
-    manifest = sync.read_manifest(remote)
-    try:
-        pending_before = sync.read_pending()
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, ValueError) as e:
-        sync.fail(e, f"Cannot read {sync.pending_key}; nothing was uploaded")
+    if cache is not None and cache.changed and not module.check_mode:
+        try:
+            cache.save(p["hash_cache"])
+        except OSError as e:
+            module.warn(f"Cannot write the hash cache {p['hash_cache']}: {e}; the next run hashes again")
+    remote, manifest, pending_before = sync.finish_reads(reads)
     plan = plan_sync(local, remote, manifest, delete=p["delete"], manifest_key=sync.manifest_key)
     heads = {}
     if plan.verify:
@@ -367,7 +408,7 @@ def run(module: AnsibleAWSModule) -> dict:
 
     # Manifest as it would be if every upload succeeds (the ETag of an upload is known only after it).
     projected = next_manifest(plan, local, remote, {}, manifest, plan.delete)
-    manifest_stale = bool(plan.upload) or bool(plan.delete) or render_manifest(projected) != render_manifest(manifest)
+    manifest_stale = bool(plan.upload) or bool(plan.delete) or projected != manifest
     result["manifest_written"] = manifest_stale
     result["changed"] = plan.changed or manifest_stale
     if module.check_mode or not result["changed"]:
@@ -409,6 +450,7 @@ def main() -> None:
         prefix=dict(type="str", default=""),
         delete=dict(type="bool", default=False),
         exclude=dict(type="list", elements="str", default=[]),
+        hash_cache=dict(type="path"),
         max_concurrency=dict(type="int", default=16),
         multipart_threshold=dict(type="int", default=8 * 1024 * 1024),
         multipart_chunksize=dict(type="int", default=8 * 1024 * 1024),
