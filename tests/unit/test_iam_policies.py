@@ -5,14 +5,19 @@ Which actions the deploy really calls is tests/integration/test_real_env.py (rec
 
 from __future__ import annotations
 
+import ast
+import fnmatch
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import botocore.session
 import jinja2
 import pytest
 import yaml
+
+from tests.iam_actions import iam_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 # The longest names the guard and make init allow: the documents must fit AWS' size limit with them.
@@ -153,3 +158,35 @@ def test_the_drift_policy_only_reads_the_backend_stacks_and_their_resources():
         quota = ":servicequotas:"
         assert all(f"{project}-backend-" in r or "/restapis" in r or quota in r for r in resources), resources
         assert all(quota not in r for r in resources) or s["Action"] == ["servicequotas:GetServiceQuota"], s
+
+
+def test_the_deployer_may_make_every_call_of_cloudwatch_metric_alarms():
+    """Issue 14.8: the operations the module's source calls, named as IAM names them (tests/iam_actions.py),
+    are granted on every resource by the deploy policy (alarms can be in any region)."""
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    by_method = {botocore.xform_name(op): op for op in model.operation_names}
+    source = (
+        ROOT
+        / "collections"
+        / "ansible_collections"
+        / "cloudsite"
+        / "aws"
+        / "plugins"
+        / "modules"
+        / "cloudwatch_metric_alarms.py"
+    ).read_text()
+    calls = {
+        by_method[n.func.attr]
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in by_method
+    }
+    assert calls == {"DescribeAlarms", "PutMetricAlarm", "DeleteAlarms"}
+    grants = [
+        (a, s["Resource"])
+        for s in statements(render("deploy-policy.json.j2"))
+        if s["Effect"] == "Allow"
+        for a in s["Action"]
+    ]
+    for op in sorted(calls):
+        for action in iam_actions({"service": "monitoring", "operation": op, "method": "POST"}):
+            assert any(fnmatch.fnmatchcase(action, a) and r == "*" for a, r in grants), action
