@@ -151,7 +151,7 @@ def test_drift_reports_sam_stack_drift_by_resource_and_property(converged, moto_
         report = json.loads((tmp_path / "drift.json").read_text())
         drifted = [e for e in report["resources"] if e["status"] != "IN_SYNC"]
         assert [(e["module"], e["resource"]) for e in drifted] == [
-            ("cloudformation_drift", "sam_backend : Detect the drift of the stack of stage prod")
+            ("cloudsite.aws.cloudformation_drift", "sam_backend : Detect the drift of the stack of stage prod")
         ], drifted
         changes = {c["attribute"]: (c["deployed"], c["declared"]) for c in drifted[0]["attributes"]}
         assert changes == {

@@ -284,7 +284,7 @@ def test_invalidation_is_not_duplicated(env, tmp_path):
     conn = {"region": "us-east-1", "endpoint_url": env["url"], "access_key": "testing", "secret_key": "testing"}
     invalidate = {
         "name": "Invalidate the paths",
-        "cloudfront_site_invalidation": {
+        "cloudsite.aws.cloudfront_site_invalidation": {
             "distribution_id": env["dist"],
             "keys": [f"assets/a{i}.js" for i in range(40)] + ["index.html"],
             "wildcard_threshold": 5,
