@@ -354,7 +354,7 @@ def test_alb_work_dir_names_the_local_listener(alb_env):
 @pytest.fixture(scope="module")
 def edge_env(alb_env):
     """The project's distribution config (ALB primary, private S3 failover via OAC) over the local ALB."""
-    from cloudfront_config import build_distribution_config
+    from ansible_collections.cloudsite.aws.plugins.module_utils.cloudfront_config import build_distribution_config
 
     s3, cf = alb_env["client"]("s3"), alb_env["client"]("cloudfront")
     bucket = "dp-site"
