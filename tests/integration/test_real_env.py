@@ -286,7 +286,8 @@ def test_a_site_change_ships_only_the_layers_the_host_lacks(real_env):
     shipped = {}
     for label in ("deploy", "update", "update 3"):
         found = re.findall(
-            r"Copy the archive to the host, layers shipped of the image's (\d+)/(\d+)", real_env["runs"][label].stdout
+            r"TASK \[frontend : Copy the archive to the host, layers shipped of the image's (\d+)/(\d+)\]",
+            real_env["runs"][label].stdout,
         )
         assert len(found) == 1, (label, found)
         shipped[label] = tuple(map(int, found[0]))
