@@ -223,7 +223,14 @@ def test_a_make_init_environment_deploys_updates_rolls_back_and_tears_down(real_
 
 
 def _policy_statements(policy_vars: dict[str, str], policies: tuple[Path, ...] = (POLICY, HOST_POLICY)) -> list[dict]:
-    """The deploy policies as bootstrap-iam.yml installs them for this environment (their Allow statements)."""
+    """The deploy policies as bootstrap-iam.yml installs them for this environment (their Allow statements),
+    with group_vars/all.yml's names map rendered for it, as the playbook renders them."""
+    names = yaml.safe_load((ROOT / "group_vars" / "all.yml").read_text())["cloudsite_names"]
+    policy_vars = policy_vars | {
+        "cloudsite_names": {
+            k: jinja2.Template(v).render(**policy_vars) if isinstance(v, str) else v for k, v in names.items()
+        }
+    }
     statements = []
     for path in policies:
         text = jinja2.Template(path.read_text(), undefined=jinja2.StrictUndefined).render(**policy_vars)
