@@ -5,6 +5,12 @@ is not an ARN of a supported kind, an EC2 action (``arn:aws:automate:<region>:ec
 another region than the alarm's or on a metric without an ``InstanceId`` dimension, and the
 ``recover`` action on any metric but ``AWS/EC2`` ``StatusCheckFailed_System``. moto 5.2.5 stores all of
 it, so a typo in the monitoring role's recover ARN would pass the rehearsal and fail on AWS.
+
+Gap 32: DescribeAlarms ignores ``MaxRecords`` and ``NextToken`` (every alarm in one answer) and takes any
+number of ``AlarmNames``. AWS pages its answer (``MaxRecords`` 1-100, ``NextToken`` to the next page) and
+refuses more than 100 names or a name prefix beside names (ValidationError; limits from the API
+reference and botocore's model, which checks no maximum on the client). A caller that asked for 150
+alarms at once, or read one page only, would pass here and miss alarms on AWS.
 """
 
 from __future__ import annotations
@@ -12,12 +18,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moto.cloudwatch import models
+from moto.cloudwatch import models, responses
 from moto.cloudwatch.exceptions import ValidationError
+from moto.core.responses import ActionResult
 
 EC2_ACTION = re.compile(r"^arn:aws[a-z-]*:automate:([a-z0-9-]+):ec2:(stop|terminate|reboot|recover)$")
 OTHER_ACTION = re.compile(r"^arn:aws[a-z-]*:(sns|autoscaling|ssm|ssm-incidents|lambda|swf):[a-z0-9-]+:[0-9]{12}:.+$")
 _original = models.CloudWatchBackend.put_metric_alarm
+_original_describe = responses.CloudWatchResponse.describe_alarms
+# DescribeAlarms: the API reference's limits. Without MaxRecords, pages of 50 (the reference names no default).
+MAX_NAMES = 100
+MAX_RECORDS = 100
+DEFAULT_RECORDS = 50
 
 
 def _dimension_names(dimensions: Any) -> set[str]:
@@ -86,5 +98,40 @@ def put_metric_alarm(
     )
 
 
+def describe_alarms(self: Any) -> ActionResult:
+    """DescribeAlarms with AWS's limits and pages: metric alarms, then composite ones, by name."""
+    names = self._get_param("AlarmNames", []) or []
+    if len(names) > MAX_NAMES:
+        raise ValidationError(
+            f"1 validation error detected: Value at 'alarmNames' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_NAMES}"
+        )
+    if names and self._get_param("AlarmNamePrefix"):
+        raise ValidationError("AlarmNamePrefix and AlarmNames cannot be specified together")
+    max_records = self._get_param("MaxRecords")
+    if max_records is not None and not 1 <= int(max_records) <= MAX_RECORDS:
+        raise ValidationError(
+            f"1 validation error detected: Value '{max_records}' at 'maxRecords' failed to satisfy constraint: "
+            f"Member must have value between 1 and {MAX_RECORDS}"
+        )
+    size = int(max_records or DEFAULT_RECORDS)
+    token = self._get_param("NextToken")
+    if token is not None and not str(token).isdigit():
+        raise ValidationError(f"Invalid NextToken: {token}")
+    start = int(token or 0)
+    result = _original_describe(self).result
+    every = [("MetricAlarms", a) for a in sorted(result["MetricAlarms"], key=lambda a: a.name)]
+    every += [("CompositeAlarms", a) for a in sorted(result["CompositeAlarms"], key=lambda a: a.name)]
+    page = every[start : start + size]
+    out: dict[str, Any] = {
+        "MetricAlarms": [a for kind, a in page if kind == "MetricAlarms"],
+        "CompositeAlarms": [a for kind, a in page if kind == "CompositeAlarms"],
+    }
+    if start + size < len(every):
+        out["NextToken"] = str(start + size)
+    return ActionResult(out)
+
+
 def apply() -> None:
     models.CloudWatchBackend.put_metric_alarm = put_metric_alarm
+    responses.CloudWatchResponse.describe_alarms = describe_alarms

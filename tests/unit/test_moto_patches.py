@@ -329,6 +329,35 @@ def test_cloudwatch_alarm_gap_exists_unpatched(plain_moto_url):
         put_alarm(plain_moto_url, **case)
 
 
+def _alarm_names(url: str, prefix: str, count: int) -> list[str]:
+    names = [f"{prefix}-{i:03d}" for i in range(count)]
+    for name in names:
+        put_alarm(url, AlarmName=name, AlarmActions=[])
+    return names
+
+
+def test_cloudwatch_describe_alarms_pages_and_limits_like_aws(moto_url):
+    names = _alarm_names(moto_url, "paged", 120)
+    cw = client(moto_url, "cloudwatch")
+    first = cw.describe_alarms(AlarmNames=names[:100], MaxRecords=30)
+    assert [a["AlarmName"] for a in first["MetricAlarms"]] == names[:30] and first["NextToken"]
+    seen = [
+        a["AlarmName"]
+        for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix="paged-")
+        for a in page["MetricAlarms"]
+    ]
+    assert seen == names  # pages of 50 without MaxRecords, each alarm once
+    for bad in ({"AlarmNames": names[:101]}, {"MaxRecords": 101}, {"AlarmNames": names[:2], "AlarmNamePrefix": "p"}):
+        with pytest.raises(botocore.exceptions.ClientError, match="ValidationError"):
+            cw.describe_alarms(**bad)
+
+
+def test_cloudwatch_describe_alarms_gap_exists_unpatched(plain_moto_url):
+    names = _alarm_names(plain_moto_url, "unpaged", 101)
+    answer = client(plain_moto_url, "cloudwatch").describe_alarms(AlarmNames=names, MaxRecords=30)
+    assert len(answer["MetricAlarms"]) == 101 and "NextToken" not in answer
+
+
 HEADERS_POLICY = {
     "Comment": "security headers",
     "SecurityHeadersConfig": {
