@@ -293,7 +293,7 @@ def test_a_site_change_ships_only_the_layers_the_host_lacks(real_env):
     shipped = {}
     for label in ("deploy", "update", "update 3"):
         found = re.findall(
-            r"TASK \[frontend : Copy the archive to the host, layers shipped of the image's (\d+)/(\d+)\]",
+            r"TASK \[frontend : Load the archive on the host, layers shipped of the image's (\d+)/(\d+)\]",
             real_env["runs"][label].stdout,
         )
         assert len(found) == 1, (label, found)
