@@ -138,6 +138,11 @@ def real_env(tmp_path_factory, docker_engine):
             stale = OUTPUT_ROOT / "images" / "cloudsite_frontend-0stale.tar"
             stale.parent.mkdir(parents=True, exist_ok=True)
             stale.write_bytes(b"")
+            # A version each host still records, oldest, with its image on the controller: build 3 drops it
+            # from the history (depth 2), so the roll removes that image from the controller.
+            stale_image = f"cloudsite/frontend:0stale-{env_name.replace('_', '-')}"
+            subprocess.run(["docker", "tag", "cloudsite/debian:bookworm", stale_image], check=True)
+            _record_stale_version(moto_url, stale_image.split(":")[1])
             # Builds 2 and 3: the whole deploy, then the "change the site" recipe (containers and S3 only;
             # no bake: the deploy and update above bake, this build only has to exist for the rollback).
             for label, marker, extra in (
@@ -153,6 +158,9 @@ def real_env(tmp_path_factory, docker_engine):
                 )
             served["build 3"] = _served(moto_url, f"{project}-site-123456789012")
             archives = sorted(p.name for p in stale.parent.glob("cloudsite_frontend-*.tar"))
+            stale_image_left = bool(
+                subprocess.run(["docker", "images", "-q", stale_image], capture_output=True, text=True).stdout.strip()
+            )
             # Beyond the recorded history: one line, nothing changed. Then two builds back, both parts.
             runs["rollback too far"] = _make("rollback too far", env_vars, "rollback", f"ENV={env_name}", "STEPS=3")
             served["after refused rollback"] = _served(moto_url, f"{project}-site-123456789012")
@@ -167,6 +175,7 @@ def real_env(tmp_path_factory, docker_engine):
         yield {
             "runs": runs,
             "archives": locals().get("archives", []),
+            "stale_image_left": locals().get("stale_image_left"),
             "served": served,
             "records_left": left,
             "actions": [json.loads(line) for line in record.read_text().splitlines() if line],
@@ -188,14 +197,28 @@ def real_env(tmp_path_factory, docker_engine):
         print(f"\nreal-environment timings (s): {TIMINGS}")
 
 
+def _standins(moto_url: str) -> list[str]:
+    label = ["--filter", f"label=cloudsite.endpoint={moto_url}", "--filter", "label=cloudsite.standin"]
+    return subprocess.run(["docker", "ps", "-q", *label], capture_output=True, text=True).stdout.split()
+
+
+def _record_stale_version(moto_url: str, version: str) -> None:
+    """Append ``version`` as the oldest entry of each web host's recorded history (roles/frontend state)."""
+    script = (
+        "import json, sys; p = '/var/lib/cloudsite-frontend/state.json'; s = json.load(open(p)); "
+        "s['history'].append(sys.argv[1]); json.dump(s, open(p, 'w'))"
+    )
+    for name in _standins(moto_url):
+        subprocess.run(["docker", "exec", name, "python3", "-c", script, version], check=True, capture_output=True)
+
+
 def _served(moto_url: str, bucket: str) -> dict:
     """The build hash each frontend container and the site bucket serve (version.json)."""
     s3 = boto3.client(
         "s3", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
     )
     found = {"s3": json.loads(s3.get_object(Bucket=bucket, Key="version.json")["Body"].read())["hash"]}
-    label = ["--filter", f"label=cloudsite.endpoint={moto_url}", "--filter", "label=cloudsite.standin"]
-    for name in subprocess.run(["docker", "ps", "-q", *label], capture_output=True, text=True).stdout.split():
+    for name in _standins(moto_url):
         inspect = ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name]
         address = subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
         for port in (8081, 8082):
@@ -285,6 +308,7 @@ def test_the_controller_keeps_image_archives_only_of_recorded_versions(real_env)
         f"cloudsite_frontend-{v}.tar" for build in ("build 1",) for v in real_env["served"][build].values()
     }
     assert set(archives) <= recorded, archives
+    assert real_env["stale_image_left"] is False  # the controller's image of the dropped version is gone
 
 
 def test_a_site_change_ships_only_the_layers_the_host_lacks(real_env):
