@@ -5,15 +5,36 @@
 # emulator, so two streams on a 2-core machine take far less than one after the other.
 #   tools/pytest_streams.sh [pytest args]   with a test path among the args: one stream, as plain pytest.
 #   PYTEST_STREAMS=1: one stream (for a debugger, or a machine with one core).
+#   STREAM_B_MOLECULE="default docker": stream B then runs `molecule test` on those scenarios (`make test`:
+#   Molecule is mostly waits on containers, so it overlaps stream A instead of following both).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 pytest=$PWD/$VENV/bin/pytest
+scenarios=${STREAM_B_MOLECULE:-}
+
+# `molecule test` on each scenario in the current directory, stopping at the first failure.
+molecule_scenarios() {
+  local s
+  for s in $scenarios; do
+    echo "== molecule test -s $s"
+    "$PWD/$VENV/bin/molecule" test -s "$s" || return
+  done
+}
+
+one_stream() {
+  "$pytest" "$@"
+  local rc=$?
+  [[ $rc -eq 0 ]] || exit "$rc"
+  molecule_scenarios || exit
+  exit 0
+}
+
 for arg in "$@"; do
   if [[ $arg == tests* ]]; then exec "$pytest" "$@"; fi
 done
 mapfile -t stream_b < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' tests/stream-b.txt | grep -v '^$')
-if [[ ${PYTEST_STREAMS:-2} == 1 || ${#stream_b[@]} -eq 0 ]]; then exec "$pytest" "$@"; fi
+if [[ ${PYTEST_STREAMS:-2} == 1 || ${#stream_b[@]} -eq 0 ]]; then one_stream "$@"; fi
 
 # The copy: what git tracks plus new files it does not ignore, as they are in the working tree now.
 copy=$(mktemp -d "${TMPDIR:-/tmp}/cloudsite-stream-b.XXXXXX")
@@ -27,7 +48,16 @@ ln -sfn "$PWD/.git" "$copy/.git"
 ignore=()
 for f in "${stream_b[@]}"; do ignore+=("--ignore=$f"); done
 echo "[pytest] stream B (${stream_b[*]}) in $copy, log $log; stream A here"
-(cd "$copy" && exec "$pytest" "$@" "${stream_b[@]}") >"$log" 2>&1 &
+(
+  cd "$copy" || exit
+  export ANSIBLE_CONFIG=$copy/ansible.cfg
+  "$pytest" "$@" "${stream_b[@]}"
+  rc=$?
+  # pytest's 5 (no tests collected) is no failure of Molecule's.
+  [[ $rc -eq 0 || $rc -eq 5 ]] || exit "$rc"
+  molecule_scenarios || exit
+  exit "$rc"
+) >"$log" 2>&1 &
 pid_b=$!
 "$pytest" "$@" "${ignore[@]}"
 rc_a=$?
