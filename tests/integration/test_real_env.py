@@ -287,7 +287,7 @@ def test_the_deploy_policy_grants_no_service_the_deploy_never_calls(real_env):
     }
     # iam:PassRole of the CloudFormation service role is a grant no API call of ours makes directly;
     # lambda:UpdateFunctionConfiguration is the drift repair (sam_backend), called only when a function
-    # drifted: this deploy has no console edit, make drift-check (CI's 3.13 leg) makes and repairs one.
+    # drifted: this deploy has no console edit, make drift-check (by hand, after make demo) makes and repairs one.
     unused = sorted(granted - called_services - {"iam", "lambda"})
     assert not unused, f"{POLICY.name} grants services the deploy never calls: {unused}"
 
