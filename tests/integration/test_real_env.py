@@ -138,11 +138,6 @@ def real_env(tmp_path_factory, docker_engine):
             stale = OUTPUT_ROOT / "images" / "cloudsite_frontend-0stale.tar"
             stale.parent.mkdir(parents=True, exist_ok=True)
             stale.write_bytes(b"")
-            # A version each host still records, oldest, with its image on the controller: build 3 drops it
-            # from the history (depth 2), so the roll removes that image from the controller.
-            stale_image = f"cloudsite/frontend:0stale-{env_name.replace('_', '-')}"
-            subprocess.run(["docker", "tag", "cloudsite/debian:bookworm", stale_image], check=True)
-            _record_stale_version(moto_url, stale_image.split(":")[1])
             # Builds 2 and 3: the whole deploy, then the "change the site" recipe (containers and S3 only;
             # no bake: the deploy and update above bake, this build only has to exist for the rollback).
             for label, marker, extra in (
@@ -158,13 +153,18 @@ def real_env(tmp_path_factory, docker_engine):
                 )
             served["build 3"] = _served(moto_url, f"{project}-site-123456789012")
             archives = sorted(p.name for p in stale.parent.glob("cloudsite_frontend-*.tar"))
-            stale_image_left = bool(
-                subprocess.run(["docker", "images", "-q", stale_image], capture_output=True, text=True).stdout.strip()
-            )
             # Beyond the recorded history: one line, nothing changed. Then two builds back, both parts.
             runs["rollback too far"] = _make("rollback too far", env_vars, "rollback", f"ENV={env_name}", "STEPS=3")
             served["after refused rollback"] = _served(moto_url, f"{project}-site-123456789012")
+            # A version each host records last, with its image on the controller: the rollback puts build 1
+            # in front, the history (release_history_depth + 1 entries) drops it, and the roll removes its
+            # image from the controller too.
+            stale_image = f"cloudsite/frontend:0stale-{env_name.replace('_', '-')}"
+            subprocess.run(["docker", "tag", "cloudsite/debian:bookworm", stale_image], check=True)
+            _record_stale_version(moto_url, stale_image.split(":")[1])
             runs["rollback"] = _make("rollback", env_vars, "rollback", f"ENV={env_name}", "STEPS=2")
+            listed = subprocess.run(["docker", "images", "-q", stale_image], capture_output=True, text=True)
+            stale_image_left = bool(listed.stdout.strip())
             served["after rollback"] = _served(moto_url, f"{project}-site-123456789012")
         runs["teardown"] = _make("teardown", env_vars, "teardown", f"ENV={env_name}", f"CONFIRM={project}")
         left = [
